@@ -75,20 +75,22 @@ ensure() {  # ensure NAME PARENT_HASH [PARENT_NAME]
         say "built $REPO/$name:$hash in $(($(date +%s) - start)) s"
     fi
     docker tag "$REPO/$name:$hash" "$REPO/$name:local"
-    printf -v "HASH_${name//-/_}" '%s' "$hash"
+    HASH[$name]=$hash
 }
 
+declare -A HASH
+
 ensure base
-ensure nginx "$HASH_base" base
-ensure ovms-standin "$HASH_base" base
+ensure nginx "${HASH[base]}" base
+ensure ovms-standin "${HASH[base]}" base
 if [[ -d ovms-standin-tests ]]; then
-    ensure ovms-standin-tests "$HASH_ovms_standin" ovms-standin
+    ensure ovms-standin-tests "${HASH[ovms-standin]}" ovms-standin
 fi
 # A second stand-in tag that differs from :local only by a label: rolling-update tests change the
 # image of running instances from one to the other.
-if ! have_image "$REPO/ovms-standin:local-b-$HASH_ovms_standin"; then
+if ! have_image "$REPO/ovms-standin:local-b-${HASH[ovms-standin]}"; then
     printf 'FROM %s\nLABEL io.numaserve.variant=b\n' "$REPO/ovms-standin:local" \
-        | quiet_build -t "$REPO/ovms-standin:local-b-$HASH_ovms_standin" -
+        | quiet_build -t "$REPO/ovms-standin:local-b-${HASH[ovms-standin]}" -
 fi
-docker tag "$REPO/ovms-standin:local-b-$HASH_ovms_standin" "$REPO/ovms-standin:local-b"
+docker tag "$REPO/ovms-standin:local-b-${HASH[ovms-standin]}" "$REPO/ovms-standin:local-b"
 say "images ready: $(docker images --format '{{.Repository}}:{{.Tag}}' "$REPO/*" | grep ':local' | sort | paste -sd' ')"

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Check that every role's meta/argument_specs.yml documents exactly the variables of its defaults.
 
 The prometheus.prometheus collection enforces the same rule in CI; it keeps the documentation

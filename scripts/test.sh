@@ -5,7 +5,7 @@
 # STAGES="unit lint" bash scripts/test.sh runs only those stages (after the set-up ones).
 set -uo pipefail
 source "$(dirname "$0")/env.sh"
-cd "$NUMASERVE_ROOT"
+cd "$NUMASERVE_ROOT" || exit 1
 
 declare -a RESULTS=()
 passed=0 failed=0
@@ -27,6 +27,7 @@ run_stage() {  # run_stage NAME COMMAND...
 }
 
 setup() {
+    bash scripts/system-deps.sh || return 1
     bash scripts/venv.sh || return 1
     bash scripts/ensure-engine.sh --podman || return 1
     bash images/build.sh || return 1
