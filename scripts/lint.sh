@@ -4,6 +4,6 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$NUMASERVE_ROOT"
 yamllint -s .
-ansible-lint --offline --profile production
+ansible-lint --offline --nocolor --profile production
 python scripts/check_argument_specs.py
 antsibull-changelog lint
