@@ -18,6 +18,11 @@ def _header(title: str, fill: str) -> str:
 
 
 def _row(label: str, value, fmt: str = "") -> str:
+    if isinstance(value, str) and fmt:
+        try:
+            value = float(value)
+        except ValueError:
+            fmt = ""
     if value is None:
         text = "n/a"
     elif isinstance(value, float) and math.isinf(value):
@@ -35,7 +40,9 @@ def format_block(metrics: dict, max_concurrency=None, request_rate=None, percent
              _row("Failed requests:", metrics.get("failed", 0))]
     if max_concurrency is not None:
         lines.append(_row("Maximum request concurrency:", max_concurrency))
-    if request_rate is not None and not (isinstance(request_rate, float) and math.isinf(request_rate)):
+    if isinstance(request_rate, str):
+        request_rate = float(request_rate) if request_rate.replace(".", "", 1).isdigit() else None
+    if request_rate is not None and not math.isinf(request_rate):
         lines.append(_row("Request rate configured (RPS):", request_rate, ".2f"))
     lines += [_row("Benchmark duration (s):", metrics.get("duration"), ".2f"),
               _row("Total input tokens:", metrics.get("total_input_tokens")),

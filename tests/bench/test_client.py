@@ -1,0 +1,128 @@
+"""The load generator against a small in-process streaming server with a known per-token delay."""
+
+import asyncio
+import threading
+
+import pytest
+
+from ovms_bench import client, datasets
+from ovms_bench.stats import calculate_metrics
+
+DELAY = 0.02
+
+
+def run(base_url, prompts, concurrency=4, rate=float("inf"), endpoint="/v3/chat/completions", warmups=1):
+    spec = client.RequestSpec(url=base_url + endpoint, model="fake-model", kind=client.endpoint_kind(endpoint))
+    return asyncio.run(client.run(spec, prompts, rate, concurrency, seed=1, warmups=warmups, progress=False))
+
+
+def test_timings_follow_the_server_delay(fake_server):
+    url, handler = fake_server
+    handler.delay = DELAY
+    out = run(url, datasets.generate(12, seed=1, input_len=16, output_len=10))
+    m = calculate_metrics(out.results, out.duration)
+    assert (m["completed"], m["failed"]) == (12, 0)
+    assert m["total_output_tokens"] == 120 and m["output_tokens_source"] == "usage"
+    assert m["total_input_tokens"] == 12 * 7 and m["input_tokens_source"] == "usage"
+    assert m["mean_ttft_ms"] == pytest.approx(DELAY * 1000, abs=15)
+    assert m["mean_tpot_ms"] == pytest.approx(DELAY * 1000, abs=6)
+    assert m["median_itl_ms"] == pytest.approx(DELAY * 1000, abs=6)
+    assert m["mean_e2el_ms"] == pytest.approx(10 * DELAY * 1000, abs=40)
+    # 12 requests of ~200 ms, 4 at a time: 3 waves
+    assert out.duration == pytest.approx(3 * 10 * DELAY, abs=0.35)
+    assert len(out.warmup) == 1 and out.warmup[0].success
+    assert handler.counter == 13                      # the warm-up request was sent but is not in the figures
+
+
+def test_fallback_counts_content_chunks_when_no_usage(fake_server):
+    url, handler = fake_server
+    handler.delay, handler.usage = 0.001, False
+    out = run(url, datasets.generate(3, seed=1, input_len=8, output_len=6))
+    for res in out.results:
+        # the first chunk is OVMS's role chunk with content null: 5 chunks carry text
+        assert res.success and res.output_tokens == 5 and res.output_tokens_source == "chunks"
+        assert res.prompt_len_source == "estimate" and len(res.itl) == 5
+
+
+def test_completions_endpoint(fake_server):
+    url, handler = fake_server
+    handler.delay = 0.001
+    out = run(url, datasets.generate(2, seed=1, input_len=8, output_len=4), endpoint="/v3/completions")
+    assert all(r.success and r.output_tokens == 4 for r in out.results)
+
+
+def test_failures_are_counted_not_fatal(fake_server):
+    url, handler = fake_server
+    handler.delay, handler.fail_every = 0.001, 3
+    out = run(url, datasets.generate(9, seed=1, input_len=8, output_len=3), warmups=0)
+    failed = [r for r in out.results if not r.success]
+    assert len(failed) == 3
+    assert all(r.error.startswith("HTTP 500") and r.status == 500 for r in failed)
+
+
+def test_all_warmups_failing_stops_the_run(fake_server):
+    url, handler = fake_server
+    handler.fail_every = 1
+    with pytest.raises(RuntimeError, match="warm-up"):
+        run(url, datasets.generate(2, seed=1, input_len=8, output_len=3))
+
+
+def test_unreachable_server_is_reported_per_request():
+    out = run("http://127.0.0.1:9", datasets.generate(2, seed=1, input_len=8, output_len=3), warmups=0)
+    assert [r.success for r in out.results] == [False, False]
+    assert "Connect" in out.results[0].error
+
+
+def test_concurrency_cap_is_respected(fake_server):
+    url, handler = fake_server
+    handler.delay = 0.005
+    state = {"now": 0, "max": 0}
+    lock = threading.Lock()
+    original = handler.do_POST
+
+    def counting(self):
+        with lock:
+            state["now"] += 1
+            state["max"] = max(state["max"], state["now"])
+        try:
+            original(self)
+        finally:
+            with lock:
+                state["now"] -= 1
+
+    handler.do_POST = counting
+    run(url, datasets.generate(12, seed=1, input_len=8, output_len=5), concurrency=3, warmups=0)
+    assert state["max"] == 3
+
+
+def test_poisson_rate_spreads_the_requests(fake_server):
+    url, handler = fake_server
+    handler.delay = 0.001
+    prompts = datasets.generate(10, seed=1, input_len=8, output_len=2)
+    out = run(url, prompts, concurrency=None, rate=20.0, warmups=0)
+    last_send = client.poisson_schedule(10, 20.0, seed=1)[-1]
+    starts = sorted(r.start_time for r in out.results)
+    assert starts[-1] - starts[0] == pytest.approx(last_send, abs=0.05)
+
+
+def test_generated_prompts_are_seeded():
+    a = datasets.generate(5, seed=3, input_len=40, output_len=8, range_ratio=0.5)
+    assert a == datasets.generate(5, seed=3, input_len=40, output_len=8, range_ratio=0.5)
+    assert a != datasets.generate(5, seed=4, input_len=40, output_len=8, range_ratio=0.5)
+    assert all(20 <= p.prompt_len <= 70 and 4 <= p.output_len <= 12 for p in a)
+
+
+def test_sharegpt_sampling(tmp_path):
+    convs = [{"conversations": [{"from": "human", "value": f"question {i} " + "word " * (5 + i)},
+                                {"from": "gpt", "value": "answer " * (10 + i)}]} for i in range(30)]
+    convs.append({"conversations": [{"from": "human", "value": "single turn only"}]})
+    path = tmp_path / "sharegpt.json"
+    path.write_text(__import__("json").dumps(convs))
+    first = datasets.load_sharegpt(str(path), 10, seed=10)
+    assert first == datasets.load_sharegpt(str(path), 10, seed=10)
+    assert len(first) == 10 and all(p.text.startswith("question") for p in first)
+    assert all(p.output_len == datasets.estimate_tokens("answer " * int(p.text.split()[1]) + "answer " * 10)
+               for p in first)
+    assert all(p.output_len == 16 for p in datasets.load_sharegpt(str(path), 5, seed=1, output_len=16))
+    with pytest.raises(ValueError, match="only 30 usable"):
+        datasets.load_sharegpt(str(path), 40, seed=1)
