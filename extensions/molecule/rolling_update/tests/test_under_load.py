@@ -1,0 +1,156 @@
+"""rolling_update: updates and failures under a steady client load, through the balancer.
+
+1. numaserve.ovms.rolling_update changes the image from ovms-standin:local to :local-b while 4
+   workers (2 streaming, 2 not) keep requests in flight: zero failed requests, never fewer than N-1
+   instances ready, every instance on the new image afterwards.
+2. One instance's main process is killed (SIGKILL) under the same load: only requests in flight
+   at the kill may fail; the engine restarts it and the balancer uses it again within the restart
+   time; re-running numaserve.ovms.site afterwards converges.
+Figures go to the terminal and to /var/lib/numaserve-test/reports/rolling_update.json.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+
+import httpx
+import pytest
+
+from stack_checks import inspect, instance_containers, model_name, upstreams_in_log, wait_for
+from stack_load import Load
+from stack_verify import balancer_url, load_inventory, published
+
+HOST = "rolling-host"
+NEW_IMAGE = "localhost/numaserve/ovms-standin:local-b"
+REPORT = "/var/lib/numaserve-test/reports/rolling_update.json"
+
+
+@pytest.fixture(scope="module")
+def stack():
+    inv = load_inventory()
+    hv = inv["hostvars"][HOST]
+    return {"hv": hv, "url": balancer_url(hv), "model": model_name(hv["model_server_models_dir"])}
+
+
+@pytest.fixture(scope="module")
+def report(request):
+    figures = {}
+    yield figures
+    os.makedirs(os.path.dirname(REPORT), exist_ok=True)
+    with open(REPORT, "w", encoding="utf-8") as fh:
+        json.dump(figures, fh, indent=2)
+    writer = request.config.pluginmanager.get_plugin("terminalreporter")
+    if writer:
+        writer.write_line("\nrolling_update figures: " + json.dumps(figures, indent=2))
+
+
+def playbook(name, *extra):
+    cmd = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], name, *extra]
+    started = time.time()
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    return proc, round(time.time() - started, 1)
+
+
+def instance_endpoints():
+    return {name: "127.0.0.1:%d" % published(info)[0][1] for name, info in instance_containers(HOST).items()}
+
+
+def ready(endpoint):
+    try:
+        return httpx.get("http://%s/v2/health/ready" % endpoint, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+class ReadyMonitor:
+    """Polls every instance's readiness; remembers the fewest ready at once."""
+
+    def __init__(self, endpoints):
+        self.endpoints = endpoints
+        self.fewest = len(endpoints)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.fewest = min(self.fewest, sum(ready(e) for e in self.endpoints))
+            time.sleep(0.2)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(5)
+
+
+def test_rolling_update_under_load_drops_nothing(stack, report):
+    new_id = json.loads(subprocess.run(["docker", "image", "inspect", NEW_IMAGE], capture_output=True,
+                                       text=True, check=True).stdout)[0]["Id"]
+    before = instance_containers(HOST)
+    assert len(before) == 2 and all(info["Image"] != new_id for info in before.values())
+    endpoints = instance_endpoints()
+    load = Load(stack["url"], stack["model"], workers=4).start()
+    time.sleep(2)
+    with ReadyMonitor(list(endpoints.values())) as monitor:
+        start = time.time()
+        proc, seconds = playbook("numaserve.ovms.rolling_update", "-e", "model_server_image=" + NEW_IMAGE)
+        end = time.time()
+    time.sleep(2)
+    load.stop()
+    during = load.summary(start, end)
+    report["rolling_update"] = dict(during, seconds=seconds, fewest_ready=monitor.fewest,
+                                    instances=len(endpoints), total=load.summary())
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    after = instance_containers(HOST)
+    assert sorted(after) == sorted(before)
+    assert all(info["Image"] == new_id for info in after.values()), "an instance still runs the old image"
+    assert all(after[n]["Id"] != before[n]["Id"] for n in after), "an instance was not recreated"
+    assert load.failures() == [], load.summary()
+    assert during["ok"] >= 4 and during["streamed_ok"] >= 1, during
+    assert monitor.fewest >= len(endpoints) - 1, "fewer than N-1 instances were ready at some point"
+
+
+def test_crash_under_load_fails_only_in_flight_requests(stack, report):
+    hv = stack["hv"]
+    containers = instance_containers(HOST)
+    victim = containers["node1"]
+    name = victim["Name"].lstrip("/")
+    endpoint = "127.0.0.1:%d" % published(victim)[0][1]
+    restarts = victim["RestartCount"]
+    load = Load(stack["url"], stack["model"], workers=4).start()
+    time.sleep(3)
+    killed_at = time.time()
+    os.kill(victim["State"]["Pid"], signal.SIGKILL)
+    wait_for(lambda: inspect(name)["RestartCount"] > restarts and inspect(name)["State"]["Running"],
+             60, what="the engine to restart %s" % name)
+    wait_for(lambda: ready(endpoint), 60, what="%s to be ready again" % name)
+    ready_at = time.time()
+    # Whole again: the balancer sends requests to the restarted instance.
+    back_at = wait_for(lambda: endpoint in upstreams_in_log(hv["load_balancer_container_name"], ready_at)
+                       and time.time(), 60, what="the balancer to use %s again" % name)
+    time.sleep(2)
+    load.stop()
+    failures = load.failures()
+    in_flight = [r for r in load.results if r.start <= killed_at <= r.end]
+    after_kill = [r for r in failures if r.start > killed_at]
+    report["crash"] = {
+        "requests": len(load.results), "failed": len(failures), "in_flight_at_kill": len(in_flight),
+        "failed_started_after_kill": len(after_kill),
+        "restart_seconds": round(ready_at - killed_at, 1), "whole_again_seconds": round(back_at - killed_at, 1),
+        "errors": sorted({r.error for r in failures})[:5],
+    }
+    assert len(failures) <= len(in_flight), report["crash"]
+    assert not after_kill, report["crash"]
+    assert ready_at - killed_at < 60
+
+
+def test_site_converges_after_the_crash(report):
+    proc, seconds = playbook("numaserve.ovms.site", "-e", "model_server_image=" + NEW_IMAGE)
+    report["site_rerun_after_crash_seconds"] = seconds
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert "failed=0" in proc.stdout
