@@ -20,6 +20,7 @@ class _Handler(BaseHTTPRequestHandler):
     delay = 0.02          # seconds per token
     usage = True          # send the usage chunk when asked for it
     fail_every = 0        # every n-th request answers 500
+    role_first = False    # True: a role-only chunk before any token (like the stand-in), then max_tokens tokens
     counter = 0
     lock = threading.Lock()
 
@@ -55,7 +56,16 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
 
         chat = self.path.endswith("chat/completions")
-        for i in range(tokens):
+        if chat and self.role_first:
+            send({"object": "chat.completion.chunk",
+                  "choices": [{"index": 0, "delta": {"role": "assistant", "content": None}}]})
+            for i in range(tokens):
+                time.sleep(self.delay)
+                send({"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": f" t{i}"}}]})
+            tokens_iter = ()
+        else:
+            tokens_iter = range(tokens)
+        for i in tokens_iter:
             time.sleep(self.delay)
             if chat:
                 delta = {"role": "assistant", "content": None} if i == 0 else {"content": f" t{i}"}

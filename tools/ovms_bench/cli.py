@@ -73,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--warmup", type=int, default=1, help="warm-up requests, not measured (default 1)")
     run.add_argument("--ignore-eos", action="store_true", help="send ignore_eos (OVMS supports it)")
+    run.add_argument("--ttft-rule", choices=client.TTFT_RULES, default="content",
+                     help="first token = first chunk with text (content, default) or first chunk with "
+                          "choices (vllm: vLLM's exact bookkeeping)")
     run.add_argument("--max-tokens-field", default="max_tokens", choices=("max_tokens", "max_completion_tokens"))
     run.add_argument("--timeout", type=float, default=3600.0, help="per request, seconds")
     run.add_argument("--percentiles", default="99", help="comma-separated, default 99")
@@ -214,14 +217,14 @@ def cmd_run(args) -> int:
                  "max_concurrency": args.max_concurrency, "seed": args.seed, "warmup_requests": args.warmup,
                  "dataset": dataset, "output_len": args.output_len if args.dataset_path else output_len,
                  "input_len": None if args.dataset_path else args.input_len, "ignore_eos": args.ignore_eos,
-                 "percentiles": percentiles},
+                 "percentiles": percentiles, "ttft_rule": args.ttft_rule if args.driver == "builtin" else args.driver},
         "client": client_info, "configuration": conf,
     }
     since = datetime.datetime.now().timestamp()
     expected = None
     if args.driver == "builtin":
         spec = client.RequestSpec(url=url, model=model, kind=kind, max_tokens_field=args.max_tokens_field,
-                                  ignore_eos=args.ignore_eos)
+                                  ignore_eos=args.ignore_eos, ttft_rule=args.ttft_rule)
         try:
             out = asyncio.run(client.run(spec, prompts, args.request_rate, args.max_concurrency, args.seed,
                                          warmups=args.warmup, timeout=args.timeout, progress=not args.no_progress))

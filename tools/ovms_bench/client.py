@@ -53,6 +53,7 @@ class RequestSpec:
     kind: str = CHAT
     max_tokens_field: str = "max_tokens"
     ignore_eos: bool = False
+    ttft_rule: str = "content"
     extra_body: dict = field(default_factory=dict)
 
     def payload(self, prompt: Prompt) -> dict:
@@ -75,17 +76,32 @@ def chunk_text(kind: str, choice: dict) -> str:
     return choice.get("text") or ""
 
 
+TTFT_RULES = ("content", "vllm")
+
+
+def time_chunks(start: float, stamps: list[tuple[float, bool]], rule: str = "content"):
+    """(ttft, itl, latency) from the arrival times of the chunks that carry ``choices`` and whether
+    each carried text. ``vllm``: the first such chunk is the first token (vLLM's code). ``content``:
+    the first chunk with text is (chunks before it, such as a role-only chunk sent before any token
+    exists, are not tokens); when no chunk has text, the first chunk is used."""
+    if rule not in TTFT_RULES:
+        raise ValueError(f"unknown TTFT rule {rule!r} (choose from {', '.join(TTFT_RULES)})")
+    first = 0
+    if rule == "content":
+        first = next((i for i, (_, text) in enumerate(stamps) if text), 0)
+    times = [t for t, _ in stamps[first:]]
+    return times[0] - start, [b - a for a, b in zip(times, times[1:])], stamps[-1][0] - start
+
+
 async def send_request(client: httpx.AsyncClient, spec: RequestSpec, prompt: Prompt) -> RequestResult:
-    """Send one streamed request and time it as vLLM does: TTFT at the first chunk carrying
-    ``choices`` (OVMS's first chunk, ``role`` with ``content: null``, counts: it is sent with the
-    first token), ITL between such chunks, latency at the last one; the trailing usage chunk gives
+    """Send one streamed request and time it as vLLM does (see ``time_chunks`` for the first token):
+    ITL between chunks carrying ``choices``, latency at the last one; the trailing usage chunk gives
     the token counts but no timestamp."""
     result = RequestResult(prompt_len=prompt.prompt_len)
-    content_chunks = 0
+    stamps: list[tuple[float, bool]] = []
     usage_out = None
     start = time.perf_counter()
     result.start_time = start
-    last = start
     try:
         async with client.stream("POST", spec.url, json=spec.payload(prompt)) as response:
             result.status = response.status_code
@@ -107,27 +123,21 @@ async def send_request(client: httpx.AsyncClient, spec: RequestSpec, prompt: Pro
                     return result
                 choices = chunk.get("choices")
                 if choices:
-                    if result.ttft == 0.0:
-                        result.ttft = now - start
-                    else:
-                        result.itl.append(now - last)
-                    last = now
-                    if chunk_text(spec.kind, choices[0]):
-                        content_chunks += 1
+                    stamps.append((now, bool(chunk_text(spec.kind, choices[0]))))
                 elif chunk.get("usage"):
                     usage_out = chunk["usage"]
     except (httpx.HTTPError, ValueError, OSError) as exc:
         result.error = f"{type(exc).__name__}: {exc}"
         return result
-    if result.ttft == 0.0:
+    if not stamps:
         result.error = "no chunk with choices received (cannot time the first token)"
         return result
-    result.latency = last - start
+    result.ttft, result.itl, result.latency = time_chunks(start, stamps, spec.ttft_rule)
     if usage_out and usage_out.get("completion_tokens") is not None:
         result.output_tokens = int(usage_out["completion_tokens"])
         result.output_tokens_source = "usage"
     else:
-        result.output_tokens = content_chunks
+        result.output_tokens = sum(1 for _, text in stamps if text)
         result.output_tokens_source = "chunks"
     if usage_out and usage_out.get("prompt_tokens") is not None:
         result.prompt_len = int(usage_out["prompt_tokens"])

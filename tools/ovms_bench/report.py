@@ -104,6 +104,10 @@ def format_configuration(doc: dict) -> str:
     lines.append(_row("Prompts / warm-up / seed:", f"{load.get('num_prompts')} / {load.get('warmup_requests')} / "
                                                     f"{load.get('seed')}"))
     lines.append(_row("Dataset:", load.get("dataset")))
+    if load.get("ttft_rule"):
+        lines.append(_row("First token counted at:", {"content": "first chunk with text",
+                                                       "vllm": "first chunk with choices (vLLM)"}
+                          .get(load["ttft_rule"], load["ttft_rule"])))
     cpus = client.get("cpus") or "?"
     pinned = "pinned" if client.get("pinned") else "not pinned"
     lines.append(_row("Client CPUs:", f"{cpus} ({pinned})"))

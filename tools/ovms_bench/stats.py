@@ -1,9 +1,11 @@
 """Benchmark statistics, defined as vLLM's ``benchmark_serving.py`` / ``vllm bench serve`` defines them.
 
 Per successful request (times in seconds, measured by the client):
-  ttft     time from sending the request to the first streamed chunk that carries ``choices``
-  itl      the gaps between consecutive such chunks (one list per request, all pooled)
-  latency  time from sending the request to the last such chunk (end-to-end latency, E2EL)
+  ttft     time from sending the request to the first token's chunk: vLLM takes the first streamed
+           chunk that carries ``choices``; the client's default takes the first one with text, so a
+           role-only chunk sent before any token exists is not mistaken for a token (``client.time_chunks``)
+  itl      the gaps between consecutive chunks from there on (one list per request, all pooled)
+  latency  time from sending the request to the last chunk with ``choices`` (end-to-end latency, E2EL)
   tpot     (latency - ttft) / (output_tokens - 1), only when output_tokens > 1
 Aggregates: mean, median and percentiles use linear interpolation between closest ranks (numpy's
 default ``np.percentile``); an empty sample gives 0, as in vLLM. Throughputs divide by the
