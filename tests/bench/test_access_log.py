@@ -47,3 +47,18 @@ def test_time_window():
 
 def test_nothing_parsable():
     assert parsers.upstream_shares(parsers.parse_access_log(["random text\n"]))["requests"] == 0
+
+
+STREAM_LINES = [
+    '127.0.0.1 [23/Nov/2026:00:10:05 +0000] TCP 200 upstream=127.0.0.1:8003 sent=9120 received=2210 st=4.210\n',
+    '127.0.0.1 [23/Nov/2026:00:10:05 +0000] TCP 200 upstream=127.0.0.1:8004 sent=9011 received=2190 st=4.190\n',
+    '127.0.0.1 [23/Nov/2026:00:10:06 +0000] TCP 502 upstream=127.0.0.1:8003 sent=0 received=0 st=0.001\n',
+]
+
+
+def test_stream_mode_lines_are_sessions():
+    entries = parsers.parse_access_log(STREAM_LINES, endpoint="/v3/chat/completions")
+    assert [e["unit"] for e in entries] == ["sessions"] * 3
+    shares = parsers.upstream_shares(entries, expected=1)     # sessions are not trimmed to requests
+    assert shares["unit"] == "sessions" and shares["requests"] == 3
+    assert shares["instances"]["127.0.0.1:8003"]["errors"] == 1

@@ -258,9 +258,17 @@ def cmd_run(args) -> int:
         report.write_json(doc, args.result_json)
         sys.stderr.write(f"result written to {args.result_json}\n")
     if args.plot:
-        report.plot(report.compare([(args.result_json or "run", doc)]), args.plot)
-        sys.stderr.write(f"plot written to {args.plot}\n")
+        _plot(report.compare([(args.result_json or "run", doc)]), args.plot)
     return 0 if doc["metrics"].get("completed") else 1
+
+
+def _plot(comp: dict, path: str) -> None:
+    try:
+        report.plot(comp, path)
+    except RuntimeError as exc:  # no matplotlib on this host: the JSON and the text are the report
+        sys.stderr.write(f"warning: no plot written: {exc}\n")
+        return
+    sys.stderr.write(f"plot written to {path}\n")
 
 
 # ------------------------------------------------------------------ compare / parse
@@ -286,8 +294,7 @@ def cmd_compare(args) -> int:
     if args.output:
         report.write_json(comp, args.output)
     if args.plot:
-        report.plot(comp, args.plot)
-        sys.stderr.write(f"plot written to {args.plot}\n")
+        _plot(comp, args.plot)
     return 0
 
 

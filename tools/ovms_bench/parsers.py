@@ -203,6 +203,10 @@ def parse_guidellm_json(data: dict) -> list[dict]:
 _ACCESS = re.compile(
     r'(?P<remote>\S+) \[(?P<time>[^\]]+)\] "(?P<request>[^"]*)" (?P<status>\d{3}) '
     r'upstream=(?P<upstream>.*?) rt=(?P<rt>\S+)(?: urt=(?P<urt>.*?))?\s*$')
+# stream (L4) mode: `$remote_addr [$time_local] $protocol $status upstream=$upstream_addr sent=... st=...`
+_STREAM = re.compile(
+    r'(?P<remote>\S+) \[(?P<time>[^\]]+)\] (?P<protocol>TCP|UDP) (?P<status>\d{3}) '
+    r'upstream=(?P<upstream>.*?) sent=')
 _TIME_FORMAT = "%d/%b/%Y:%H:%M:%S %z"
 
 
@@ -212,16 +216,24 @@ def parse_access_log(lines, endpoint: str | None = None, since: float | None = N
     only requests to ``endpoint`` and within [since, until] (epoch seconds, the log has 1 s resolution).
 
     ``upstream`` is the instance that answered: the last address when nginx tried several
-    (``"a:1, b:2"``, or ``"a:1 : b:2"`` after an internal redirect)."""
+    (``"a:1, b:2"``, or ``"a:1 : b:2"`` after an internal redirect). Lines of the balancer's stream
+    (L4) mode are TCP sessions, not requests (``unit`` says which): a keep-alive connection carries
+    many requests, so their shares are shares of connections and ``endpoint`` cannot filter them."""
     entries = []
     for line in lines:
-        match = _ACCESS.search(line.rstrip("\n"))
-        if not match:
-            continue
-        request = match["request"].split()
-        path = request[1] if len(request) >= 2 else match["request"]
-        if endpoint and path.split("?", 1)[0].rstrip("/") != endpoint.rstrip("/"):
-            continue
+        line = line.rstrip("\n")
+        match = _ACCESS.search(line)
+        unit = "requests"
+        if match:
+            request = match["request"].split()
+            path = request[1] if len(request) >= 2 else match["request"]
+            if endpoint and path.split("?", 1)[0].rstrip("/") != endpoint.rstrip("/"):
+                continue
+        else:
+            match = _STREAM.search(line)
+            if not match:
+                continue
+            path, unit = None, "sessions"
         try:
             when = datetime.strptime(match["time"], _TIME_FORMAT).timestamp()
         except ValueError:
@@ -231,17 +243,17 @@ def parse_access_log(lines, endpoint: str | None = None, since: float | None = N
         if when is not None and until is not None and when > until + 1:
             continue
         tried = [a.strip() for a in re.split(r"[,:]\s+|\s+:\s+", match["upstream"]) if a.strip()]
-        entries.append({"time": when, "path": path, "status": int(match["status"]),
-                        "upstream": tried[-1] if tried else "-", "tried": tried,
-                        "request_time": _number(match["rt"])})
+        entries.append({"time": when, "path": path, "status": int(match["status"]), "unit": unit,
+                        "upstream": tried[-1] if tried else "-", "tried": tried})
     return entries
 
 
 def upstream_shares(entries: list[dict], expected: int | None = None, names: dict | None = None) -> dict:
     """Requests per instance: counts and fractions by upstream address (named from ``names``,
     address -> instance name, when known). With ``expected``, only the last ``expected`` entries
-    count (the measured requests finish after the warm-up ones)."""
-    if expected is not None and expected >= 0:
+    count (the measured requests finish after the warm-up ones); not for stream-mode sessions."""
+    units = sorted({e.get("unit", "requests") for e in entries}) or ["requests"]
+    if expected is not None and expected >= 0 and units == ["requests"]:
         entries = entries[-expected:] if expected else []
     counts = Counter(e["upstream"] for e in entries)
     total = sum(counts.values())
@@ -250,7 +262,7 @@ def upstream_shares(entries: list[dict], expected: int | None = None, names: dic
         instances[address] = {"instance": (names or {}).get(address, ""), "requests": count,
                               "share": count / total if total else 0.0,
                               "errors": sum(1 for e in entries if e["upstream"] == address and e["status"] >= 400)}
-    return {"requests": total, "retried": sum(1 for e in entries if len(e["tried"]) > 1), "instances": instances}
+    return {"requests": total, "unit": ",".join(units), "retried": sum(1 for e in entries if len(e["tried"]) > 1), "instances": instances}
 
 
 def load_json(path: str) -> dict:

@@ -75,7 +75,10 @@ def format_shares(shares: dict | None) -> str:
         name = f"{info['instance']} ({address})" if info.get("instance") else address
         errors = f", {info['errors']} errors" if info.get("errors") else ""
         lines.append(_row(f"{name}:", f"{info['requests']} ({100 * info['share']:.1f}%{errors})"))
-    lines.append(_row("Requests in the balancer log:", shares["requests"]))
+    unit = shares.get("unit", "requests")
+    lines.append(_row(f"{unit.capitalize()} in the balancer log:", shares["requests"]))
+    if unit != "requests":
+        lines.append(_row("Note:", "stream (L4) balancer: shares of TCP connections"))
     if shares.get("retried"):
         lines.append(_row("Retried on another instance:", shares["retried"]))
     return "\n".join(lines)
@@ -185,7 +188,10 @@ def format_comparison(comp: dict) -> str:
 def plot(comp: dict, path: str, title: str = "numaserve.ovms benchmark") -> None:
     """A PNG with throughput (output tok/s, ratio to the baseline on top) and TTFT (mean, median,
     p99) per configuration."""
-    import matplotlib
+    try:
+        import matplotlib  # pylint: disable=import-outside-toplevel
+    except ImportError as exc:
+        raise RuntimeError("the plot needs matplotlib (pip install matplotlib, or apt install python3-matplotlib)") from exc
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
 
