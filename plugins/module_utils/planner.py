@@ -267,6 +267,20 @@ def plan_instances(topology, policy="per_node", instances_per_node=1, reserved_c
     if not groups:
         raise PlanError("no NUMA node of this host has an online CPU: nothing to place")
 
+    # Instances must not share CPUs (firmware listing a CPU in two nodes, explicit lists).
+    owner = {}
+    for group in groups:
+        for cpu in sorted(group["cpus"]):
+            if cpu in owner:
+                if opt.instances in group.get("where", ""):
+                    fix = "give them disjoint cpus or nodes in %s" % opt.instances
+                else:
+                    fix = ("the firmware lists the CPU in more than one node; reserve it with %s or place the "
+                           "instances with %s" % (opt.reserved_cpus, opt.instances))
+                raise PlanError("CPU %d would be in two instances (%s and %s): %s"
+                                % (cpu, owner[cpu], group["name"], fix))
+            owner[cpu] = group["name"]
+
     # Whole cores only: a core partly inside an instance would split SMT siblings.
     planned = []
     for group in groups:
@@ -279,27 +293,15 @@ def plan_instances(topology, policy="per_node", instances_per_node=1, reserved_c
                 % (group["name"], format_cpulist(core), group["nodes"], opt.reserved_cpus))
         if per_node > 1:
             if per_node > len(cores):
-                raise PlanError("%s=%d but node %s has only %d whole cores (CPUs %s) after %s; set %s to at most %d"
+                after = " after %s" % opt.reserved_cpus if reserved else ""
+                raise PlanError("%s=%d but node %s has only %d whole cores (CPUs %s)%s; set %s to at most %d"
                                 % (opt.instances_per_node, per_node, group["nodes"][0], len(cores),
-                                   format_cpulist(group["cpus"]), opt.reserved_cpus, opt.instances_per_node, len(cores)))
+                                   format_cpulist(group["cpus"]), after, opt.instances_per_node, len(cores)))
             for k, chunk in enumerate(_split_evenly(cores, per_node)):
                 planned.append({"name": "%s-%d" % (group["name"], k), "nodes": group["nodes"],
                                 "cpus": set(c for core in chunk for c in core)})
         else:
             planned.append(dict(group, cpus=set(c for core in cores for c in core)))
-
-    owner = {}
-    for group in planned:
-        for cpu in sorted(group["cpus"]):
-            if cpu in owner:
-                if opt.instances in group.get("where", ""):
-                    fix = "give them disjoint cpus or nodes in %s" % opt.instances
-                else:
-                    fix = ("the firmware lists the CPU in more than one node; reserve it with %s or place the "
-                           "instances with %s" % (opt.reserved_cpus, opt.instances))
-                raise PlanError("CPU %d would be in two instances (%s and %s): %s"
-                                % (cpu, owner[cpu], group["name"], fix))
-            owner[cpu] = group["name"]
 
     _assign_ports(planned, rest_port_base, grpc_port_base, opt)
     return [{

@@ -45,6 +45,30 @@ class Machine(object):
     def online(self):
         return [c for c in self.cpus if c not in self.offline]
 
+    def topology(self, node_dir=True):
+        """The numa_topology DESIGN.md says a kernel describing this machine yields (computed here,
+        independently of the module)."""
+        online = set(self.online)
+        if node_dir:
+            nodes = []
+            for node_id in sorted(self.nodes):
+                cpus = [c for c in self.nodes[node_id] if c in online]
+                nodes.append({"id": node_id, "cpus": cpus, "cpuset": cpulist(cpus),
+                              "memory_kb": self.memory_kb[node_id],
+                              "packages": sorted({self.package_of(c) for c in cpus}),
+                              "distances": self.distances.get(node_id)})
+        else:
+            cpus = sorted(online)
+            nodes = [{"id": 0, "cpus": cpus, "cpuset": cpulist(cpus), "memory_kb": None,
+                      "packages": sorted({self.package_of(c) for c in cpus}), "distances": None}]
+        cores = sorted([c for c in core if c in online] for core in self.cores if set(core) & online)
+        packages = {}
+        for cpu in sorted(online):
+            packages.setdefault(self.package_of(cpu), []).append(cpu)
+        return {"nodes": nodes, "online_cpus": sorted(online),
+                "packages": {str(p): packages[p] for p in sorted(packages)},
+                "cores": cores, "threads_per_core": max(len(c) for c in cores)}
+
     def package_of(self, cpu):
         for package, cpus in self.packages.items():
             if cpu in cpus:
