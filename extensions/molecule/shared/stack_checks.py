@@ -152,7 +152,14 @@ def wait_for(predicate, timeout, interval=0.5, what="condition"):
         time.sleep(interval)
 
 
-def keepalive_spread(base_url, model, requests=12):
-    """Send REQUESTS completions over ONE keep-alive connection; return the answers."""
-    with httpx.Client(timeout=60, limits=httpx.Limits(max_connections=1, max_keepalive_connections=1)) as client:
-        return [chat(client, base_url, model) for _ in range(requests)]
+def keepalive_spread(base_url, model, requests=12, connections=1):
+    """Send REQUESTS completions over CONNECTIONS keep-alive connections, all open at once, taking
+    turns; return the answers. An L7 balancer spreads the requests of one connection; an L4
+    (stream) balancer keeps each connection on one instance, so it needs several."""
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    clients = [httpx.Client(timeout=60, limits=limits) for _ in range(connections)]
+    try:
+        return [chat(clients[i % connections], base_url, model) for i in range(requests)]
+    finally:
+        for client in clients:
+            client.close()

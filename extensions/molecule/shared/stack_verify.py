@@ -136,14 +136,18 @@ def test_nginx_config_is_valid(inventory):
 
 
 def test_keepalive_client_reaches_every_instance(inventory):
-    """One keep-alive connection, many requests: the balancer's log shows every instance answering."""
+    """Keep-alive clients: the balancer's log shows every instance answering. http mode: ONE
+    connection carries all requests (L7 balances each request); stream mode: one connection per
+    request slot (L4 balances connections, a connection stays on its instance)."""
     for balancer in inventory["balancers"]:
         hv = inventory["hostvars"][balancer]
         want = set(all_endpoints(inventory, balancer))
         assert len(want) >= 1
         model = model_name(inventory["hostvars"][inventory["servers"][0]]["model_server_models_dir"])
         since = time.time() - 1
-        answers = keepalive_spread(balancer_url(hv), model, requests=6 * len(want))
+        stream_mode = hv.get("load_balancer_mode", "http") == "stream"
+        answers = keepalive_spread(balancer_url(hv), model, requests=6 * len(want),
+                                   connections=2 * len(want) if stream_mode else 1)
         assert all(isinstance(a, str) and a for a in answers)
         time.sleep(1)
         seen = upstreams_in_log(hv["load_balancer_container_name"], since) & want
