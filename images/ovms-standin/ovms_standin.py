@@ -33,6 +33,7 @@ import json
 import logging
 import os
 import re
+import resource
 import signal
 import socket
 import socketserver
@@ -806,7 +807,7 @@ class StandIn:
         port = self.opts.get("rest_port", 0)
         if not port:
             return
-        workers = self.opts.get("rest_workers") or max(2, len(os.sched_getaffinity(0)))
+        workers = self.opts.get("rest_workers") or default_rest_workers()
         SERVING.info("Will start %d REST workers", workers)
         addresses = [a.strip() for a in self.opts.get("rest_bind_address", "0.0.0.0").split(",")]
         for address in addresses:
@@ -818,7 +819,7 @@ class StandIn:
             threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
             SERVING.info("REST server listening on port %d with %d unary threads and %d streaming threads",
                          port, workers, workers)
-            SERVING.info("Started REST server at %s:%d", address, port)
+            SERVING.info("Started REST server at %s:%d", f"[{address}]" if ":" in address else address, port)
 
     def load_models(self):
         """The servable manager: runs after the servers, as in OVMS (Server::startModules)."""
@@ -929,6 +930,15 @@ class StandIn:
         MODELMANAGER.info("Shutdown model manager")
         SERVING.info("Server shutdown")
         return self.exit_code
+
+
+def default_rest_workers():
+    """OVMS's Linux default: min(cores in the cpuset, (open-files limit - 15) / 7), at least 2."""
+    nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    cores = len(os.sched_getaffinity(0))
+    if nofile != resource.RLIM_INFINITY:
+        cores = min(cores, (nofile - 15) // 7)
+    return max(2, cores)
 
 
 def read_api_key(opts):

@@ -1,6 +1,8 @@
 """Command line and config.json: what OVMS accepts, refuses, and how it exits."""
 
+import http.client
 import json
+import socket
 
 import pytest
 
@@ -70,11 +72,9 @@ def test_equals_form_and_other_ovms_flags_are_accepted(standin, cfg):
     assert f"Started gRPC server on port {port}" in log
     assert "Will start 4 REST workers" in log
     assert f"Started REST server at 127.0.0.2:{server.port}" in log
-    import http.client
     conn = http.client.HTTPConnection("127.0.0.2", server.port, timeout=5)
     conn.request("GET", "/v2/health/ready")
     assert conn.getresponse().status == 200
-    import socket
     with socket.create_connection(("127.0.0.1", port), timeout=5):
         pass  # the gRPC port is held open
 
@@ -139,3 +139,10 @@ def test_monitoring_section_enables_metrics(standin, model_dir):
                              "monitoring": {"metrics": {"enable": True}}})
     server = standin(["--config_path", str(root / "config.json")])
     assert server.get("/metrics")[0] == 200
+
+
+def test_rest_port_in_use_exits_1(standin, served):
+    second = standin(["--rest_port", str(served.port), "--config_path", "/nonexistent.json"], wait=None)
+    assert second.proc.wait(10) == 1
+    assert "Address already in use" in second.log()
+    assert served.get("/v2/health/ready")[0] == 200

@@ -49,16 +49,18 @@ def test_current_requests_counts_in_flight(standin, model_dir):
     assert metric(server, "ovms_current_requests", name="m") == 0
 
     def stream():
-        list(client.chat.completions.create(model="m", stream=True, max_tokens=10,
+        list(client.chat.completions.create(model="m", stream=True, max_tokens=10, extra_body={"ignore_eos": True},
                                             messages=[{"role": "user", "content": "hold"}]))
 
     def unary():
-        client.completions.create(model="m", prompt="hold", max_tokens=10)
+        client.completions.create(model="m", prompt="hold", max_tokens=10, extra_body={"ignore_eos": True})
 
     threads = [threading.Thread(target=f) for f in (stream, stream, unary)]
     for t in threads:
         t.start()
-    time.sleep(0.4)
+    deadline = time.monotonic() + 0.9  # the requests take 10 x 100 ms
+    while metric(server, "ovms_current_requests", name="m") < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
     assert metric(server, "ovms_current_requests", name="m") == 3
     assert metric(server, "ovms_current_graphs", name="m") == 3
     for t in threads:
