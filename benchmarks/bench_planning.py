@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright (c) 2026, numaserve.ovms developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -34,7 +33,7 @@ GOAL = 0.5
 
 def timed(func, runs):
     samples, result = [], None
-    for _ in range(runs):
+    for dummy in range(runs):
         start = time.perf_counter()
         result = func()
         samples.append(time.perf_counter() - start)
@@ -56,11 +55,11 @@ def main():
         start = time.perf_counter()
         root = write_tree(machine, os.path.join(tmp, "sys"))
         written = time.perf_counter() - start
-        files = sum(len(f) for _, _, f in os.walk(root))
+        files = sum(len(names) for dummy, dummy2, names in os.walk(root))
         print("tree: %d CPUs, %d nodes, %d threads/core, %d files (written in %.2f s)"
               % (len(machine.cpus), len(machine.nodes), 2, files, written))
 
-        disc, (topology, _) = timed(lambda: discover(root), args.runs)
+        disc, (topology, dummy) = timed(lambda: discover(root), args.runs)
         assert len(topology["online_cpus"]) == 1024 and len(topology["nodes"]) == 32
         cases = [
             ("plan per_node", dict()),
@@ -71,7 +70,7 @@ def main():
         for label, options in cases:
             samples, plan = timed(lambda: plan_instances(topology, **options), args.runs)
             print("%-28s %s  (%d instances)" % (label, fmt(samples), len(plan)))
-        both, _ = timed(lambda: plan_instances(discover(root)[0]), args.runs)
+        both, dummy = timed(lambda: plan_instances(discover(root)[0]), args.runs)
         total = statistics.median(both)
         print("%-28s %s" % ("discovery + plan per_node", fmt(both)))
         print("result: discovery + planning median %.1f ms (goal < %d ms): %s"

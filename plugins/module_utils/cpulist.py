@@ -90,17 +90,16 @@ def format_cpulist(cpus):
     """
     ordered = sorted(set(cpus))
     parts = []
-    start = prev = None
-    for cpu in ordered:
-        if start is None:
-            start = prev = cpu
-        elif cpu == prev + 1:
-            prev = cpu
+    index = 0
+    while index < len(ordered):
+        end = index
+        while end + 1 < len(ordered) and ordered[end + 1] == ordered[end] + 1:
+            end += 1
+        if end == index:
+            parts.append(str(ordered[index]))
         else:
-            parts.append(str(start) if start == prev else "%d-%d" % (start, prev))
-            start = prev = cpu
-    if start is not None:
-        parts.append(str(start) if start == prev else "%d-%d" % (start, prev))
+            parts.append("%d-%d" % (ordered[index], ordered[end]))
+        index = end + 1
     return ",".join(parts)
 
 

@@ -252,8 +252,9 @@ def plan_instances(topology, policy="per_node", instances_per_node=1, reserved_c
     if instances:
         if policy != "per_node" or per_node != 1:
             raise PlanError("%s is given together with %s=%s/%s=%d; an explicit list replaces the policy: "
-                            "leave %s and %s at their defaults" % (opt.instances, opt.policy, policy, opt.instances_per_node,
-                                                                  per_node, opt.policy, opt.instances_per_node))
+                            "leave %s and %s at their defaults"
+                            % (opt.instances, opt.policy, policy, opt.instances_per_node, per_node,
+                               opt.policy, opt.instances_per_node))
         groups = _groups_explicit(instances, nodes, reserved, opt)
     elif policy == "per_socket":
         if per_node != 1:

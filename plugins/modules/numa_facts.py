@@ -23,7 +23,7 @@ description:
     module returns a warning.
   - The module never changes anything on the host.
 author:
-  - numaserve.ovms developers
+  - numaserve.ovms developers (@numaserve)
 options:
   sysfs_root:
     description:

@@ -24,14 +24,14 @@ def machines(draw):
     threads = draw(st.integers(1, 4))
     n_packages = draw(st.integers(1, n_nodes))
     package_ids = draw(st.lists(st.sampled_from(PACKAGE_IDS), min_size=n_packages, max_size=n_packages, unique=True))
-    node_package = [package_ids[draw(st.integers(0, n_packages - 1))] for _ in range(n_nodes)]
+    node_package = [package_ids[draw(st.integers(0, n_packages - 1))] for dummy in range(n_nodes)]
     total = sum(cores_per_node) * threads
     numbering = draw(st.permutations(range(total)))
     nodes, cores, packages = {}, [], {}
     index = 0
     for node_id, count, package in zip(node_ids, cores_per_node, node_package):
         nodes[node_id] = []
-        for _ in range(count):
+        for dummy in range(count):
             core = [numbering[index + t] for t in range(threads)]
             index += threads
             cores.append(core)
@@ -102,7 +102,7 @@ def test_per_node_keeps_invariants_or_refuses(machine, data):
     assert possible, "planned an impossible request"
     check_invariants(topology, plan, blocked)
     with_cpus = [n["id"] for n in topology["nodes"] if n["cpus"]]
-    assert [i["nodes"][0] for i in plan] == [n for n in with_cpus for _ in range(per_node)]
+    assert [i["nodes"][0] for i in plan] == [n for n in with_cpus for dummy in range(per_node)]
     # every usable CPU is placed
     placed = {c for i in plan for c in parse_cpulist(i["cpuset_cpus"])}
     assert placed == set(online) - blocked

@@ -17,7 +17,7 @@ from ansible.module_utils import _internal
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.numaserve.ovms.plugins.modules import numa_facts
-from sysfs_fixture import Machine, cpulist, dual_socket, epyc_nps4, many_nodes, smt_machine, snc2, cxl
+from sysfs_fixture import Machine, dual_socket, epyc_nps4, many_nodes, smt_machine, snc2, cxl
 
 
 def run_module(capsys, sysfs_root, check_mode=False):

@@ -74,6 +74,6 @@ def test_sample_plans_per_node(capsys, sample):
 def _expand(cpuset):
     out = []
     for part in filter(None, cpuset.split(",")):
-        a, _, b = part.partition("-")
+        a, dummy, b = part.partition("-")
         out.extend(range(int(a), int(b or a) + 1))
     return out
