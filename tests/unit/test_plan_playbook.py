@@ -40,6 +40,9 @@ def test_plan_prints_the_table_and_changes_nothing(tmp_path):
         "it-plan-dual": {"numa_facts_sysfs_root": dual},
         "it-plan-snc": {"numa_facts_sysfs_root": snc, "numa_facts_policy": "per_socket",
                         "numa_facts_reserved_cpus": "0", "numa_facts_grpc_port_base": 9000},
+        # a topology given as data (numa_facts_topology) is planned without reading sysfs
+        "it-plan-injected": {"numa_facts_sysfs_root": "/nonexistent", "numa_facts_topology": sysfs_fixture.cxl().topology(),
+                             "numa_facts_rest_port_base": 19003},
     })
     out = result.stdout
     assert result.returncode == 0, out
@@ -51,10 +54,12 @@ def test_plan_prints_the_table_and_changes_nothing(tmp_path):
         '"socket0   0,1    1-31,65-95    0-1          8003       9000       62"',
         '"socket1   2,3    32-63,96-127  2-3          8004       9001       64"',
         ", CPUs in no instance: 0,64",
+        '"it-plan-injected: 2 instance(s) on 3 NUMA node(s), 32 online CPUs, 2 package(s), 2 thread(s) per core"',
+        '"node1     1      8-15,24-31   1            19004      -          16"',
     ):
         assert line in out, out
     recap = [l for l in out.splitlines() if l.startswith("it-plan-")]
-    assert len(recap) == 2 and all("changed=0" in l and "failed=0" in l for l in recap), recap
+    assert len(recap) == 3 and all("changed=0" in l and "failed=0" in l for l in recap), recap
 
 
 def test_plan_refuses_an_impossible_request_naming_the_variable(tmp_path):
