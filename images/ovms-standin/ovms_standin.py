@@ -443,7 +443,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     sys_version = ""
     disable_nagle_algorithm = True   # SSE chunks and small responses leave at once
     timeout = 300                    # idle keep-alive connections are closed after this
-    state = None                     # set by make_servers()
+    state = None                     # the State, set by StandIn.start_rest()
 
     # -- plumbing ---------------------------------------------------------------------------------
     def log_message(self, format, *args):  # pylint: disable=redefined-builtin

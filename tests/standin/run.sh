@@ -34,24 +34,24 @@ bash images/build.sh || { echo "standin: image build failed"; exit 1; }
 build_secs=$(($(date +%s) - start))
 
 name=numaserve-standin-tests-$$
-cleanup() { docker rm -f "$name" >/dev/null 2>&1 || true; }
+log=$(mktemp)
+cleanup() { docker rm -f "$name" >/dev/null 2>&1 || true; rm -f "$log"; }
 trap cleanup EXIT
 # No network but loopback: the tests only talk to stand-ins they start in the container.
 docker create --name "$name" --network none --label io.numaserve.test=standin "$IMAGE" \
     python3 -m pytest -q -rfE -p no:cacheprovider --ignore=tests/test_image.py "$@" tests >/dev/null || exit 1
 docker cp tests/standin/. "$name:/opt/standin-tests/tests" || exit 1
 echo "== stand-in tests inside $IMAGE =="
-docker start -a "$name" 2>&1 | tee "/tmp/$name.log"
+docker start -a "$name" 2>&1 | tee "$log"
 container_rc=${PIPESTATUS[0]}
 
 echo "== stand-in image test on the host (docker run localhost/numaserve/ovms-standin:local) =="
 NUMASERVE_REQUIRE_DOCKER=1 python -m pytest -q -rfE -p no:cacheprovider tests/standin/test_image.py 2>&1 \
-    | tee -a "/tmp/$name.log"
+    | tee -a "$log"
 host_rc=${PIPESTATUS[0]}
 
-passed=$(grep -oE '[0-9]+ passed' "/tmp/$name.log" | awk '{s += $1} END {print s + 0}')
-failed=$(grep -oE '[0-9]+ (failed|error)' "/tmp/$name.log" | awk '{s += $1} END {print s + 0}')
-rm -f "/tmp/$name.log"
+passed=$(grep -oE '[0-9]+ passed' "$log" | awk '{s += $1} END {print s + 0}')
+failed=$(grep -oE '[0-9]+ (failed|error)' "$log" | awk '{s += $1} END {print s + 0}')
 echo "standin: images ${build_secs}s, tests in container exit $container_rc, image test exit $host_rc"
 echo "standin: $passed passed, $failed failed"
 [[ $container_rc -eq 0 && $host_rc -eq 0 ]]

@@ -104,12 +104,18 @@ def test_sigterm_drains_in_flight_stream_then_exits_0(standin, model_dir):
     events, done = [], threading.Event()
     body = {"model": "m", "stream": True, "max_tokens": 20, "ignore_eos": True, "messages": [{"role": "user", "content": "drain me"}]}
     threading.Thread(target=stream_request, args=(server.port, body, events, done), daemon=True).start()
+    idle = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)  # an idle keep-alive connection
+    idle.request("GET", "/v2/health/ready")
+    idle.getresponse().read()
     while len(events) < 2:
         time.sleep(0.01)
     server.signal(signal.SIGTERM)
     time.sleep(0.5)  # the listening socket is closed: new connections are refused while draining
     with pytest.raises(ConnectionRefusedError):
         server.get("/v2/health/live")
+    idle.request("GET", "/v2/health/ready")  # a new request on an open connection is turned away
+    resp = idle.getresponse()
+    assert (resp.status, resp.getheader("Connection")) == (503, "close")
     assert done.wait(10), "stream did not finish"
     assert events[-1][1] == b"[DONE]"
     assert sum(1 for _, e in events if b'"content":"' in e or b'"content": "' in e) == 20
