@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """OVMS stand-in: a TEST FIXTURE and the offline demo's backend. It is NOT OpenVINO Model Server.
 
 It reproduces the deployment-facing behaviour of OpenVINO Model Server (OVMS) that the
@@ -614,7 +613,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if stream:
                 self.stream_response(chat, name, tokens, finish, usage if include_usage else None)
             else:
-                for _ in tokens:
+                for _token in tokens:
                     self.token_work()
                 self.unary_response(chat, name, "".join(tokens), finish, usage)
             ok = True
@@ -630,7 +629,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         state = self.state
         if state.cpu_work:
             x = 1
-            for _ in range(state.cpu_work):
+            for _iteration in range(state.cpu_work):
                 x = (x * 1103515245 + 12345) & 0x7FFFFFFF
         if state.token_delay:
             time.sleep(state.token_delay)
@@ -798,7 +797,7 @@ class StandIn:
         # The stand-in speaks no gRPC: the port is held (so conflicts show) and connections are closed.
         while True:
             try:
-                conn, _ = sock.accept()
+                conn = sock.accept()[0]
             except OSError:
                 return
             conn.close()

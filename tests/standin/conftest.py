@@ -86,7 +86,7 @@ class StandIn:
             conn.close()
 
     def get(self, path):
-        status, text, _ = self.request("GET", path)
+        status, text = self.request("GET", path)[:2]
         return status, text
 
     def get_json(self, path):
@@ -94,7 +94,7 @@ class StandIn:
         return status, json.loads(text)
 
     def post(self, path, body, headers=None):
-        status, text, _ = self.request("POST", path, body, {"Content-Type": "application/json", **(headers or {})})
+        status, text = self.request("POST", path, body, {"Content-Type": "application/json", **(headers or {})})[:2]
         return status, text
 
     def log(self):

@@ -56,8 +56,7 @@ def test_failing_model_reports_failed_precondition_and_server_stays_up(standin, 
         assert [m["id"] for m in server.get_json(prefix + "/models")[1]["data"]] == ["good"]
     assert server.get("/v3/models/bad") == (500, '{"error":"Model not found"}')
     assert server.get("/v2/models/bad/ready")[0] == 404
-    status, _ = server.post("/v3/completions", {"model": "bad", "prompt": "x"})
-    assert status == 503
+    assert server.post("/v3/completions", {"model": "bad", "prompt": "x"})[0] == 503
     log = server.log()
     assert "Mediapipe: bad state changed to: LOADING_PRECONDITION_FAILED after handling: ValidationFailedEvent:" in log
     assert "][modelmanager][error][" in log
@@ -118,7 +117,7 @@ def test_sigterm_drains_in_flight_stream_then_exits_0(standin, model_dir):
     assert (resp.status, resp.getheader("Connection")) == (503, "close")
     assert done.wait(10), "stream did not finish"
     assert events[-1][1] == b"[DONE]"
-    assert sum(1 for _, e in events if b'"content":"' in e or b'"content": "' in e) == 20
+    assert sum(1 for _arrival, e in events if b'"content":"' in e or b'"content": "' in e) == 20
     assert server.proc.wait(10) == 0
     assert "Received SIGTERM" in server.log() and "Server shutdown" in server.log()
 

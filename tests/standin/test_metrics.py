@@ -33,7 +33,7 @@ def test_metrics_format_and_counters(served):
     before_stream = metric(served, "ovms_requests_success", method="Stream", **labels)
     before_fail = metric(served, "ovms_requests_fail", method="Unary", **labels)
     client = openai.OpenAI(base_url=served.url + "/v3", api_key="unused", max_retries=0)
-    for _ in range(3):
+    for _request in range(3):
         client.completions.create(model="m", prompt="count me")
     list(client.completions.create(model="m", prompt="count me", stream=True))
     assert served.post("/v3/completions", {"model": "m", "prompt": "x", "max_tokens": -1})[0] == 400

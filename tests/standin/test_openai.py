@@ -137,7 +137,7 @@ def test_token_delay_streams_first_chunk_early(standin, model_dir):
     server = standin(["--config_path", str(root / "config.json")], env={"OVMS_STANDIN_TOKEN_DELAY_MS": "50"})
     client = openai.OpenAI(base_url=server.url + "/v3", api_key="unused", max_retries=0)
     start = time.monotonic()
-    arrivals = [time.monotonic() - start for _ in client.chat.completions.create(
+    arrivals = [time.monotonic() - start for _chunk in client.chat.completions.create(
         model="m", messages=MESSAGES, stream=True, max_tokens=20, extra_body={"ignore_eos": True})]
     assert len(arrivals) == 21  # role chunk + 20 tokens
     assert arrivals[-1] >= 1.0
