@@ -608,22 +608,29 @@ class Handler(http.server.BaseHTTPRequestHandler):
                  "total_tokens": count_prompt_tokens(prompt) + len(tokens)}
         with state.lock:
             servable.in_flight += 1
-        ok = False
+        settled = []
+
+        def settle(ok):
+            # Book-keeping happens before the last bytes leave, so a client that has its answer sees
+            # the counters and gauges already updated.
+            if not settled:
+                settled.append(ok)
+                with state.lock:
+                    servable.in_flight -= 1
+                state.count("ovms_requests_success" if ok else "ovms_requests_fail", method, name)
+
         try:
             if stream:
-                self.stream_response(chat, name, tokens, finish, usage if include_usage else None)
+                self.stream_response(chat, name, tokens, finish, usage if include_usage else None, settle)
             else:
                 for _token in tokens:
                     self.token_work()
-                self.unary_response(chat, name, "".join(tokens), finish, usage)
-            ok = True
+                self.unary_response(chat, name, "".join(tokens), finish, usage, settle)
         finally:
-            with state.lock:
-                servable.in_flight -= 1
-            state.count("ovms_requests_success" if ok else "ovms_requests_fail", method, name)
+            settle(False)  # no-op when the response was completed
             if MODELMANAGER.isEnabledFor(logging.DEBUG):
                 MODELMANAGER.debug("%s request to %s: %d tokens, %s", method, name, len(tokens),
-                                   "completed" if ok else "cancelled (client disconnected)")
+                                   "completed" if settled[0] else "cancelled (client disconnected)")
 
     def token_work(self):
         state = self.state
@@ -634,7 +641,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if state.token_delay:
             time.sleep(state.token_delay)
 
-    def unary_response(self, chat, name, text, finish, usage):
+    def unary_response(self, chat, name, text, finish, usage, settle):
         if chat:
             choice = {"finish_reason": finish, "index": 0, "logprobs": None,
                       "message": {"content": text, "role": "assistant"}}
@@ -642,17 +649,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
         else:
             choice = {"finish_reason": finish, "index": 0, "logprobs": None, "text": text}
             obj = "text_completion"
-        self.send_json(200, {"choices": [choice], "created": int(time.time()), "model": name, "object": obj,
-                             "usage": usage})
+        body = dumps({"choices": [choice], "created": int(time.time()), "model": name, "object": obj,
+                      "usage": usage})
         self.state.count("ovms_responses", "Unary", name)
+        settle(True)
+        self.send(200, body)
 
-    def write_event(self, payload):
+    def write_event(self, name, payload):
         data = b"data: " + payload + b"\n\n"
+        self.state.count("ovms_responses", "Stream", name)
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-        self.state.count("ovms_responses", "Stream", self.current_model)
 
-    def stream_response(self, chat, name, tokens, finish, usage):
-        self.current_model = name
+    def stream_response(self, chat, name, tokens, finish, usage, settle):
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
@@ -668,8 +676,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return dumps({"choices": choices, "created": created, "model": name, "object": obj, **extra})
 
         if chat:  # continuous batching servables start with the role and no content
-            self.write_event(chunk([{"delta": {"role": "assistant", "content": None}, "finish_reason": None,
-                                     "index": 0, "logprobs": None}]))
+            role = {"delta": {"role": "assistant", "content": None}, "finish_reason": None, "index": 0, "logprobs": None}
+            self.write_event(name, chunk([role]))
         last = len(tokens) - 1
         for i, token in enumerate(tokens):
             self.token_work()
@@ -678,14 +686,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 choice = {"delta": {"content": token}, "finish_reason": reason, "index": 0, "logprobs": None}
             else:
                 choice = {"finish_reason": reason, "index": 0, "logprobs": None, "text": token}
-            self.write_event(chunk([choice]))
+            self.write_event(name, chunk([choice]))
         if not tokens:
             delta = {"delta": {}} if chat else {"text": ""}
-            self.write_event(chunk([{**delta, "finish_reason": finish, "index": 0, "logprobs": None}]))
+            self.write_event(name, chunk([{**delta, "finish_reason": finish, "index": 0, "logprobs": None}]))
         if usage is not None:
-            self.write_event(chunk([], usage=usage))
-        self.write_event(b"[DONE]")
-        self.wfile.write(b"0\r\n\r\n")
+            self.write_event(name, chunk([], usage=usage))
+        settle(True)
+        self.state.count("ovms_responses", "Stream", name)
+        data = b"data: [DONE]\n\n"
+        self.wfile.write(b"%x\r\n%s\r\n0\r\n\r\n" % (len(data), data))  # last event + end of chunks
 
 
 def parse_generation_request(request, chat):
