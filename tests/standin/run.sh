@@ -18,7 +18,9 @@ if [[ ${1:-} == --lock ]]; then  # same versions as requirements-test.txt, wheel
     dir=$(mktemp -d)
     pins=$(grep -E '^(openai|httpx|pytest)==' requirements-test.txt)
     # shellcheck disable=SC2086
-    python -m pip download -q --only-binary=:all: --python-version 3.11 --implementation cp --abi cp311 \
+    # from PyPI itself (not a local mirror or wheel cache), so the hashes are PyPI's files
+    PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS='' python -m pip download -q --index-url https://pypi.org/simple \
+        ${PIP_CERT:+--cert "$PIP_CERT"} --only-binary=:all: --python-version 3.11 --implementation cp --abi cp311 \
         --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 -d "$dir" $pins || exit 1
     { sed -n '1,2p' "$REQS"
       for f in "$dir"/*.whl; do
