@@ -93,4 +93,8 @@ if ! have_image "$REPO/ovms-standin:local-b-${HASH[ovms-standin]}"; then
         | quiet_build -t "$REPO/ovms-standin:local-b-${HASH[ovms-standin]}" -
 fi
 docker tag "$REPO/ovms-standin:local-b-${HASH[ovms-standin]}" "$REPO/ovms-standin:local-b"
+# Tags of older recipes are no longer used by anything: drop them (images in use stay).
+docker images --format '{{.Repository}}:{{.Tag}}' "$REPO/*" \
+    | grep -v -E ":(local|local-b|local-b-${HASH[ovms-standin]}|${HASH[base]}|${HASH[nginx]}|${HASH[ovms-standin]}|${HASH[ovms-standin-tests]:-none})$" \
+    | xargs -r docker rmi >/dev/null 2>&1 || true
 say "images ready: $(docker images --format '{{.Repository}}:{{.Tag}}' "$REPO/*" | grep ':local' | sort | paste -sd' ')"
