@@ -63,23 +63,25 @@ def test_config_directory_is_mounted_read_only():
     assert info["Config"]["Cmd"][:3] == ["nginx", "-c", CONTAINER_CONFIG]
 
 
-def test_healthz_and_server_tokens():
-    resp = httpx.get(URL + "/healthz")
+def test_healthz_tls_and_server_tokens():
+    assert URL.startswith("https://")
+    resp = httpx.get(verify=False, url=URL + "/healthz")
     assert resp.status_code == 200 and resp.text == "ok\n"
     assert resp.headers["server"] == "nginx"
+    assert resp.http_version == "HTTP/1.1"
 
 
 def test_requests_without_the_key_are_refused():
-    assert httpx.get(URL + "/v3/models").status_code == 401
-    assert httpx.get(URL + "/v3/models", headers={"Authorization": "Bearer wrong"}).status_code == 401
-    assert httpx.get(URL + "/v3/models", headers={"Authorization": "Bearer " + API_KEY}).status_code == 200
+    assert httpx.get(verify=False, url=URL + "/v3/models").status_code == 401
+    assert httpx.get(verify=False, url=URL + "/v3/models", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert httpx.get(verify=False, url=URL + "/v3/models", headers={"Authorization": "Bearer " + API_KEY}).status_code == 200
 
 
 def test_one_keepalive_client_reaches_every_instance():
     """45 requests over ONE keep-alive connection of ONE openai client: L7 balances each request."""
     marker = uuid.uuid4().hex
     since = time.time() - 1
-    oai = lb_checks.client(URL, api_key=API_KEY, connections=1)
+    oai = lb_checks.client(URL, verify=False, api_key=API_KEY, connections=1)
     for _ in range(45):
         answer = oai.chat.completions.create(model="m", max_tokens=1, extra_query={"probe": marker},
                                              messages=[{"role": "user", "content": "hi"}])
@@ -94,7 +96,7 @@ def test_one_keepalive_client_reaches_every_instance():
 
 def test_streamed_chunks_arrive_as_produced():
     """20 tokens at TOKEN_DELAY each: the first chunk arrives long before the last (no proxy buffering)."""
-    oai = lb_checks.client(URL, api_key=API_KEY)
+    oai = lb_checks.client(URL, verify=False, api_key=API_KEY)
     first, last, chunks = lb_checks.stream_timing(oai, "m", 20)
     assert chunks >= 10
     assert last >= 15 * TOKEN_DELAY, (first, last)
@@ -116,7 +118,7 @@ def test_reload_keeps_running_streams_and_the_container():
 
     def run():
         try:
-            result["timing"] = lb_checks.stream_timing(lb_checks.client(URL, api_key=API_KEY), "m", 20)
+            result["timing"] = lb_checks.stream_timing(lb_checks.client(URL, verify=False, api_key=API_KEY), "m", 20)
         except Exception as exc:  # pylint: disable=broad-except
             result["error"] = exc
 
