@@ -10,6 +10,7 @@
 # Overrides (environment): NUMASERVE_DEMO_DIR, NUMASERVE_DEMO_PORT, NUMASERVE_DEMO_INSTANCE_PORT,
 # NUMASERVE_DEMO_MODEL, NUMASERVE_DEMO_SIMULATE=auto|yes|no.
 set -euo pipefail
+# shellcheck source=scripts/env.sh
 source "$(dirname "$0")/env.sh"
 cd "$NUMASERVE_ROOT"
 
@@ -92,7 +93,9 @@ show_placement() {
             "$(grep '^Mems_allowed_list' "/proc/$pid/status" | tr -s '\t ' ' ')" \
             "$(docker inspect -f '{{range $p, $b := .NetworkSettings.Ports}}{{range $b}}{{.HostIp}}:{{.HostPort}} {{end}}{{end}}' "$name")"
     done < <(docker ps --filter label=io.numaserve.managed=true --filter label=io.numaserve.host=localhost \
-        --format '{{.Names}}' | sort)
+        --filter label=io.numaserve.instance --format '{{.Names}}' | sort)
+    docker ps --filter label=io.numaserve.managed=true --filter label=io.numaserve.host=localhost \
+        --filter label=io.numaserve.component=load_balancer --format '  {{.Names}} (nginx, host network) on port '"$LB_PORT"
 }
 
 sample_answer() {
