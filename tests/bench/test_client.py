@@ -25,11 +25,12 @@ def test_timings_follow_the_server_delay(fake_server):
     assert m["total_output_tokens"] == 120 and m["output_tokens_source"] == "usage"
     assert m["total_input_tokens"] == 12 * 7 and m["input_tokens_source"] == "usage"
     assert DELAY * 1000 - 1 <= m["mean_ttft_ms"] <= DELAY * 1000 + 30   # plus connection set-up
-    assert m["mean_tpot_ms"] == pytest.approx(DELAY * 1000, abs=6)
-    assert m["median_itl_ms"] == pytest.approx(DELAY * 1000, abs=6)
-    assert m["mean_e2el_ms"] == pytest.approx(10 * DELAY * 1000, abs=40)
+    # sleeps only overshoot, and a busy machine adds time: lower bounds tight, upper bounds looser
+    assert DELAY * 1000 - 0.5 <= m["mean_tpot_ms"] <= DELAY * 1000 * 1.3
+    assert DELAY * 1000 - 0.5 <= m["median_itl_ms"] <= DELAY * 1000 * 1.3
+    assert 10 * DELAY * 1000 <= m["mean_e2el_ms"] <= 10 * DELAY * 1000 * 1.3 + 40
     # 12 requests of ~200 ms, 4 at a time: 3 waves
-    assert out.duration == pytest.approx(3 * 10 * DELAY, abs=0.35)
+    assert 3 * 10 * DELAY <= out.duration <= 3 * 10 * DELAY * 1.6
     assert len(out.warmup) == 1 and out.warmup[0].success
     assert handler.counter == 13                      # the warm-up request was sent but is not in the figures
 
@@ -153,8 +154,8 @@ def test_role_chunk_before_the_first_token(fake_server, rule):
     assert m["completed"] == 4 and m["total_output_tokens"] == 32
     # connection set-up on a busy machine only adds time: bounds are one-sided where it matters
     if rule == "content":
-        assert delay_ms - 1 <= m["mean_ttft_ms"] <= delay_ms + 25
-        assert m["mean_tpot_ms"] == pytest.approx(delay_ms, abs=4)
+        assert delay_ms - 1 <= m["mean_ttft_ms"] <= delay_ms + 60
+        assert delay_ms - 0.5 <= m["mean_tpot_ms"] <= delay_ms * 1.2
     else:
-        assert m["mean_ttft_ms"] < 25
-        assert m["mean_tpot_ms"] == pytest.approx(delay_ms * 8 / 7, abs=4)   # 8 gaps over 7 tokens
+        assert m["mean_ttft_ms"] < delay_ms * 0.8
+        assert delay_ms * 8 / 7 - 0.5 <= m["mean_tpot_ms"] <= delay_ms * 8 / 7 * 1.2   # 8 gaps over 7 tokens

@@ -147,7 +147,7 @@ def test_parse_command(tmp_path, capsys, name, completed):
 
 def test_vllm_driver_builds_the_command_and_reads_its_result(fake_server, tmp_path, capsys):
     """A stand-in `vllm` executable records its arguments and answers like vllm bench serve."""
-    url, _ = fake_server
+    url = fake_server[0]
     fake = tmp_path / "vllm"
     fake.write_text(f"""#!{sys.executable}
 import json, os, sys
@@ -178,3 +178,17 @@ def test_missing_driver_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(SystemExit, match="guidellm is not on PATH"):
         cli.main(["run", "--driver", "guidellm", "--model", "m", "--base-url", "http://127.0.0.1:9"])
+
+
+def test_entry_points(tmp_path):
+    """tools/ovms-bench and `python -m ovms_bench` (what the playbook runs) both start the CLI."""
+    import subprocess  # pylint: disable=import-outside-toplevel
+    from conftest import ROOT  # pylint: disable=import-outside-toplevel
+    script = os.path.join(ROOT, "tools", "ovms-bench")
+    out = subprocess.run([sys.executable, script, "parse", os.path.join(FIXTURES, "vllm-0.7.3-benchmark_serving.txt")],
+                         capture_output=True, text=True, check=True).stdout
+    assert "Request throughput (req/s):              4.09" in out
+    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "tools"))
+    res = subprocess.run([sys.executable, "-m", "ovms_bench", "run", "--help"], capture_output=True, text=True,
+                         env=env, cwd=str(tmp_path), check=True)
+    assert "--max-concurrency" in res.stdout and "--client-cpus" in res.stdout

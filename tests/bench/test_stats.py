@@ -25,7 +25,7 @@ def test_percentile_matches_numpy_linear():
     numpy = pytest.importorskip("numpy")
     rng = random.Random(4)
     for size in (2, 7, 100, 1001):
-        data = [rng.expovariate(1.0) for _ in range(size)]
+        data = [rng.expovariate(1.0) for _index in range(size)]
         for p in (1, 25, 50, 90, 99, 99.9):
             assert percentile(data, p) == pytest.approx(float(numpy.percentile(data, p)))
         assert std(data) == pytest.approx(float(numpy.std(data)))

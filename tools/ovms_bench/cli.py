@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import datetime
 import json
+import math
 import os
 import shlex
 import socket
@@ -47,7 +48,7 @@ def format_cpulist(cpus) -> str:
 
 def _rate(text: str) -> float:
     value = float(text)
-    if not value > 0:
+    if math.isnan(value) or value <= 0:
         raise argparse.ArgumentTypeError("the request rate must be > 0 or inf")
     return value
 
@@ -64,8 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dataset-path", help="ShareGPT-format JSON; default: generated prompts")
     run.add_argument("--num-prompts", type=int, default=100)
     run.add_argument("--input-len", type=int, default=128, help="generated prompts: about this many tokens")
-    run.add_argument("--output-len", type=int, help="max tokens per request (default: ShareGPT's answer length, "
-                                                     "128 for generated prompts)")
+    run.add_argument("--output-len", type=int,
+                     help="max tokens per request (default: ShareGPT's answer length, 128 for generated prompts)")
     run.add_argument("--range-ratio", type=float, default=0.0, help="generated prompts: length spread")
     run.add_argument("--request-rate", type=_rate, default=float("inf"),
                      help="Poisson arrivals per second; inf sends all at once (default)")

@@ -31,7 +31,7 @@ def poisson_schedule(count: int, rate: float, seed: int) -> list[float]:
         return [0.0] * count
     rng = random.Random(seed)
     times, now = [], 0.0
-    for _ in range(count):
+    for _index in range(count):
         times.append(now)
         now += rng.expovariate(rate)
     return times
@@ -88,8 +88,8 @@ def time_chunks(start: float, stamps: list[tuple[float, bool]], rule: str = "con
         raise ValueError(f"unknown TTFT rule {rule!r} (choose from {', '.join(TTFT_RULES)})")
     first = 0
     if rule == "content":
-        first = next((i for i, (_, text) in enumerate(stamps) if text), 0)
-    times = [t for t, _ in stamps[first:]]
+        first = next((i for i, (_when, text) in enumerate(stamps) if text), 0)
+    times = [when for when, _text in stamps[first:]]
     return times[0] - start, [b - a for a, b in zip(times, times[1:])], stamps[-1][0] - start
 
 
@@ -137,7 +137,7 @@ async def send_request(client: httpx.AsyncClient, spec: RequestSpec, prompt: Pro
         result.output_tokens = int(usage_out["completion_tokens"])
         result.output_tokens_source = "usage"
     else:
-        result.output_tokens = sum(1 for _, text in stamps if text)
+        result.output_tokens = sum(1 for _when, text in stamps if text)
         result.output_tokens_source = "chunks"
     if usage_out and usage_out.get("prompt_tokens") is not None:
         result.prompt_len = int(usage_out["prompt_tokens"])
@@ -216,7 +216,7 @@ async def run(spec: RequestSpec, prompts: list[Prompt], request_rate: float, max
                 raise RuntimeError(f"every warm-up request to {spec.url} failed: {warm[0].error} "
                                    "(check the URL, --endpoint and --model)")
         schedule = poisson_schedule(len(prompts), request_rate, seed)
-        bar = Progress(len(prompts), enabled=progress)
+        progress_bar = Progress(len(prompts), enabled=progress)
         semaphore = asyncio.Semaphore(max_concurrency) if max_concurrency else None
 
         async def limited(prompt: Prompt) -> RequestResult:
@@ -225,7 +225,7 @@ async def run(spec: RequestSpec, prompts: list[Prompt], request_rate: float, max
             else:
                 async with semaphore:
                     res = await send_request(client, spec, prompt)
-            bar.update(res.success)
+            progress_bar.update(res.success)
             return res
 
         wall_start = time.time()

@@ -88,6 +88,6 @@ def generate(num_prompts: int, seed: int, input_len: int, output_len: int,
         lo, hi = max(1, int(output_len * (1 - range_ratio))), max(1, int(output_len * (1 + range_ratio)))
         out_len = rng.randint(lo, hi)
         words = max(1, round(in_len * 3 / 4))
-        text = f"Request {index}: " + " ".join(rng.choice(_WORDS) for _ in range(words))
+        text = f"Request {index}: " + " ".join(rng.choice(_WORDS) for _word in range(words))
         prompts.append(Prompt(text, estimate_tokens(text), out_len))
     return prompts

@@ -104,13 +104,12 @@ def format_configuration(doc: dict) -> str:
             lines.append(_row(f"{key}:", value if not isinstance(value, (dict, list)) else json.dumps(value)))
     lines.append(_row("Max concurrency:", load.get("max_concurrency") or "unlimited"))
     lines.append(_row("Request rate (req/s):", load.get("request_rate")))
-    lines.append(_row("Prompts / warm-up / seed:", f"{load.get('num_prompts')} / {load.get('warmup_requests')} / "
-                                                    f"{load.get('seed')}"))
+    counts = f"{load.get('num_prompts')} / {load.get('warmup_requests')} / {load.get('seed')}"
+    lines.append(_row("Prompts / warm-up / seed:", counts))
     lines.append(_row("Dataset:", load.get("dataset")))
     if load.get("ttft_rule"):
-        lines.append(_row("First token counted at:", {"content": "first chunk with text",
-                                                       "vllm": "first chunk with choices (vLLM)"}
-                          .get(load["ttft_rule"], load["ttft_rule"])))
+        rules = {"content": "first chunk with text", "vllm": "first chunk with choices (vLLM)"}
+        lines.append(_row("First token counted at:", rules.get(load["ttft_rule"], load["ttft_rule"])))
     cpus = client.get("cpus") or "?"
     pinned = "pinned" if client.get("pinned") else "not pinned"
     lines.append(_row("Client CPUs:", f"{cpus} ({pinned})"))
@@ -201,10 +200,10 @@ def plot(comp: dict, path: str, title: str = "numaserve.ovms benchmark") -> None
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(max(8, 2.2 * len(rows) + 4), 4.5))
     out = [r["output_throughput"] or 0 for r in rows]
     bars = ax1.bar(x, out, color="#3b75af")
-    for bar, row in zip(bars, rows):
+    for rect, row in zip(bars, rows):
         ratio = row["output_throughput_ratio"]
         note = f"{row['request_throughput'] or 0:.2f} req/s" + (f"\n{ratio:.2f}x" if ratio else "")
-        ax1.annotate(note, (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom",
+        ax1.annotate(note, (rect.get_x() + rect.get_width() / 2, rect.get_height()), ha="center", va="bottom",
                      fontsize=8)
     ax1.set_xticks(x, labels)
     ax1.set_ylabel("output tokens/s")
