@@ -192,3 +192,30 @@ def test_entry_points(tmp_path):
     res = subprocess.run([sys.executable, "-m", "ovms_bench", "run", "--help"], capture_output=True, text=True,
                          env=env, cwd=str(tmp_path), check=True)
     assert "--max-concurrency" in res.stdout and "--client-cpus" in res.stdout
+
+
+def test_guidellm_driver_builds_the_command_and_reads_its_report(fake_server, tmp_path, capsys):
+    """A stand-in `guidellm` executable: --help names --profile (new versions), the report is its JSON."""
+    url = fake_server[0]
+    fake = tmp_path / "guidellm"
+    fake.write_text(f"""#!{sys.executable}
+import json, shutil, sys
+args = sys.argv[1:]
+if "--help" in args:
+    print("Usage: guidellm benchmark [OPTIONS]\\n  --target TEXT\\n  --profile TEXT\\n  --rate FLOAT")
+    sys.exit(0)
+open({str(tmp_path / 'argv.json')!r}, 'w').write(json.dumps(args))
+shutil.copy({os.path.join(FIXTURES, 'guidellm-benchmarks.json')!r}, args[args.index('--output-path') + 1])
+""")
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    code, _out = run_cli(capsys, "run", "--driver", "guidellm", "--driver-command", str(fake), "--base-url", url,
+                         "--model", "m", "--num-prompts", "120", "--request-rate", "2", "--input-len", "256",
+                         "--output-len", "128", "--result-json", str(tmp_path / "r.json"))
+    assert code == 0
+    argv = json.loads((tmp_path / "argv.json").read_text())
+    assert argv[0] == "benchmark"
+    for flag, value in (("--target", url), ("--profile", "poisson"), ("--rate", "2.0"), ("--max-requests", "120"),
+                        ("--data", "prompt_tokens=256,output_tokens=128")):
+        assert argv[argv.index(flag) + 1] == value
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert doc["driver"] == "guidellm" and doc["metrics"]["completed"] == 118
