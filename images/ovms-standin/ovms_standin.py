@@ -675,12 +675,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
         def chunk(choices, **extra):
             return dumps({"choices": choices, "created": created, "model": name, "object": obj, **extra})
 
-        if chat:  # continuous batching servables start with the role and no content
+        first_token_done = False
+        if chat:
+            # Continuous batching servables start with the role and no content, sent once the first
+            # token is generated (after prefill): clients measure TTFT on this chunk.
+            if tokens:
+                self.token_work()
+                first_token_done = True
             role = {"delta": {"role": "assistant", "content": None}, "finish_reason": None, "index": 0, "logprobs": None}
             self.write_event(name, chunk([role]))
         last = len(tokens) - 1
         for i, token in enumerate(tokens):
-            self.token_work()
+            if i > 0 or not first_token_done:
+                self.token_work()
             reason = finish if i == last else None
             if chat:
                 choice = {"delta": {"content": token}, "finish_reason": reason, "index": 0, "logprobs": None}
