@@ -36,3 +36,6 @@ demo: venv images ## deploy the whole stack on this machine (offline defaults) a
 
 demo-down: venv ## remove what make demo deployed
 	@bash scripts/demo.sh down
+
+bench: venv ## benchmark the running demo through its balancer (make demo first); report in /var/tmp/numaserve-benchmark
+	@source scripts/env.sh && ansible-playbook -i $${NUMASERVE_DEMO_DIR:-/var/lib/numaserve-demo}/inventory.yml numaserve.ovms.benchmark
