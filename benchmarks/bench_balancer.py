@@ -128,7 +128,7 @@ def throughput_phase(oai, duration, concurrency, max_tokens):
             latencies.extend(mine)
 
     start = time.perf_counter()
-    threads = [threading.Thread(target=work) for _ in range(concurrency)]
+    threads = [threading.Thread(target=work) for _thread in range(concurrency)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -177,14 +177,14 @@ def main():
         for oai in clients.values():  # warm up every connection pool
             throughput_phase(oai, 0.5, args.concurrency, args.max_tokens)
         totals = {name: [0, 0.0, []] for name in targets}
-        for _ in range(args.rounds):
+        for _round in range(args.rounds):
             for name, oai in clients.items():
                 count, secs, lat = throughput_phase(oai, args.duration, args.concurrency, args.max_tokens)
                 totals[name][0] += count
                 totals[name][1] += secs
                 totals[name][2].extend(lat)
         first = {"direct": [], "lb x1": []}
-        for _ in range(args.stream_requests):
+        for _request in range(args.stream_requests):
             for name in first:
                 first[name].append(ttfc(clients[name], 16))
     finally:
@@ -192,14 +192,14 @@ def main():
             teardown(ports)
 
     print("bench_balancer: %d stand-in instance(s), no token delay, %d concurrent keep-alive requests, "
-          "max_tokens %d, %d x %.0f s per target, openai %s" % (args.instances, args.concurrency, args.max_tokens,
-                                                               args.rounds, args.duration, openai.__version__))
+          "max_tokens %d, %d x %.0f s per target, openai %s"
+          % (args.instances, args.concurrency, args.max_tokens, args.rounds, args.duration, openai.__version__))
     direct_rps = totals["direct"][0] / totals["direct"][1]
     print("%-8s %10s %8s %8s %8s" % ("target", "req/s", "x direct", "p50 ms", "p99 ms"))
     for name, (count, secs, lat) in totals.items():
         rps = count / secs
-        print("%-8s %10.1f %8.2f %8.2f %8.2f" % (name, rps, rps / direct_rps, 1000 * pct(lat, 50),
-                                              1000 * pct(lat, 99)))
+        print("%-8s %10.1f %8.2f %8.2f %8.2f"
+              % (name, rps, rps / direct_rps, 1000 * pct(lat, 50), 1000 * pct(lat, 99)))
     d50, l50 = statistics.median(first["direct"]), statistics.median(first["lb x1"])
     paired = statistics.median(b - a for a, b in zip(first["direct"], first["lb x1"]))
     print("time to first streamed chunk (%d requests each, one at a time, alternating): direct p50 %.2f ms, "

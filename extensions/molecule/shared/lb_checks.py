@@ -70,8 +70,8 @@ def nginx_t(container, config):
 
 def client(base_url, api_key="unused", connections=1, timeout=60.0, verify=True):
     """ONE openai client whose httpx pool holds CONNECTIONS keep-alive connection(s)."""
-    http_client = httpx.Client(timeout=timeout, verify=verify, limits=httpx.Limits(max_connections=connections,
-                                                                     max_keepalive_connections=connections))
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    http_client = httpx.Client(timeout=timeout, verify=verify, limits=limits)
     return openai.OpenAI(base_url=base_url.rstrip("/") + "/v3", api_key=api_key, max_retries=0,
                          http_client=http_client)
 

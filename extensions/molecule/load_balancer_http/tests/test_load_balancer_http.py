@@ -82,7 +82,7 @@ def test_one_keepalive_client_reaches_every_instance():
     marker = uuid.uuid4().hex
     since = time.time() - 1
     oai = lb_checks.client(URL, verify=False, api_key=API_KEY, connections=1)
-    for _ in range(45):
+    for _request in range(45):
         answer = oai.chat.completions.create(model="m", max_tokens=1, extra_query={"probe": marker},
                                              messages=[{"role": "user", "content": "hi"}])
         assert answer.choices[0].message.content

@@ -48,9 +48,9 @@ def test_l4_pins_a_keepalive_connection_to_one_instance():
     time.sleep(0.5)  # sessions of earlier tests are logged when they close
     since = time.time()
     with httpx.Client(limits=httpx.Limits(max_connections=1, max_keepalive_connections=1)) as client:
-        for _ in range(12):
+        for _request in range(12):
             assert client.get(URL + "/v2/health/ready").status_code == 200
-    for _ in range(12):
+    for _request in range(12):
         with httpx.Client() as client:
             assert client.get(URL + "/v2/health/ready").status_code == 200
     time.sleep(0.5)
