@@ -91,13 +91,24 @@ def test_cpus_follow_the_fixture(instances, hv):
         name: cpulist(cpus) for name, cpus in expected.items()}
 
 
-def test_ports_published_on_loopback_only(host, instances, endpoints):
+def _flag(info, flag):
+    args = command(info)
+    return args[args.index(flag) + 1] if flag in args else None
+
+
+def test_ports_published_on_loopback_only(host, instances, endpoints, hv):
     by_instance = {e["instance"]: e for e in endpoints}
     for name, info in instances.items():
-        port = by_instance[name]["port"]
-        assert published_ports(info) == [("127.0.0.1", port, port)]
-        assert "--rest_port" in command(info) and command(info)[command(info).index("--rest_port") + 1] == str(port)
-        assert listening_sockets(host, port) == ["127.0.0.1:%d" % port]
+        ports = [by_instance[name]["port"]]
+        assert _flag(info, "--rest_port") == str(ports[0])
+        if hv.get("numa_facts_grpc_port_base"):
+            ports.append(by_instance[name]["grpc_port"])
+            assert _flag(info, "--port") == str(ports[1])
+        else:
+            assert by_instance[name]["grpc_port"] is None and _flag(info, "--port") is None
+        assert published_ports(info) == sorted(("127.0.0.1", port, port) for port in ports)
+        for port in ports:
+            assert listening_sockets(host, port) == ["127.0.0.1:%d" % port]
 
 
 def test_model_mount_read_only(instances, hv):
@@ -132,10 +143,9 @@ def test_endpoints_answer_ready_with_model_available(host, instances, endpoints,
         assert endpoint["host"] == hv["inventory_hostname"]
         assert endpoint["container"] == info["Name"].lstrip("/")
         assert endpoint["address"] == "127.0.0.1"
-        assert endpoint["grpc_port"] is None
         assert endpoint["cpuset_cpus"] == cpuset(info)[0]
         assert endpoint["cpus"] == len(cpulist(endpoint["cpuset_cpus"]))
-        ready = host.run("curl -s -o /dev/null -w '%%{http_code}' http://127.0.0.1:%d/v2/health/ready", endpoint["port"])
+        ready = host.run("curl -s -o /dev/null -w '%%{http_code}' http://127.0.0.1:%s/v2/health/ready", str(endpoint["port"]))
         assert ready.stdout == "200"
-        config = json.loads(host.check_output("curl -s http://127.0.0.1:%d/v1/config", endpoint["port"]))
+        config = json.loads(host.check_output("curl -s http://127.0.0.1:%s/v1/config", str(endpoint["port"])))
         assert config["m"]["model_version_status"][0]["state"] == "AVAILABLE"
