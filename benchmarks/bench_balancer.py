@@ -18,7 +18,7 @@ request, it alternates short phases -- direct to instance 0, lb x1, lb xN -- for
 It prints figures; it asserts nothing.
 
     source scripts/env.sh && python benchmarks/bench_balancer.py [--instances 2] [--concurrency 8]
-        [--duration 4] [--rounds 3] [--stream-requests 200] [--keep]
+        [--duration 2] [--rounds 6] [--stream-requests 200] [--keep]
 """
 
 import argparse
@@ -156,8 +156,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--instances", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--duration", type=float, default=4.0, help="seconds per throughput phase")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=float, default=2.0, help="seconds per throughput phase")
+    parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--max-tokens", type=int, default=8)
     parser.add_argument("--stream-requests", type=int, default=200, help="per target")
     parser.add_argument("--base-port", type=int, default=18620)
