@@ -30,7 +30,7 @@ def cpulist(text):
         item = item.strip()
         if not item:
             continue
-        first, _, last = item.partition("-")
+        first, _sep, last = item.partition("-")
         cpus.update(range(int(first), int(last or first) + 1))
     return sorted(cpus)
 
