@@ -92,8 +92,9 @@ def listeners(port):
 
 
 def nginx_test(container):
-    """Run `nginx -t` inside the balancer container; return its output (raises when it fails)."""
-    proc = subprocess.run(["docker", "exec", container, "nginx", "-t"], capture_output=True, text=True, check=False)
+    """Run `nginx -t` on the live configuration inside the balancer container; return its output (raises when it fails)."""
+    proc = subprocess.run(["docker", "exec", container, "nginx", "-t", "-c", "/etc/numaserve/nginx/nginx.conf"],
+                          capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     return proc.stderr
 
