@@ -17,7 +17,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -147,16 +146,15 @@ def write_model_dir(path, config_text):
 
 
 def teardown_stack(inventory):
-    rc, out = subprocess.run(
+    """The teardown playbook, then whatever it left: every container labelled with this host."""
+    subprocess.run(
         [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", inventory, "numaserve.ovms.teardown"],
-        cwd=ROOT, capture_output=True, text=True, check=False, timeout=PLAYBOOK_TIMEOUT).returncode, ""
-    # Whatever the playbook left (or when it failed): the labelled containers of this host.
+        cwd=ROOT, capture_output=True, check=False, timeout=PLAYBOOK_TIMEOUT)
     ids = subprocess.run(
         ["docker", "ps", "-a", "-q", "--filter", "label=io.numaserve.host=" + HOST],
         capture_output=True, text=True, check=False, timeout=60).stdout.split()
     if ids:
         subprocess.run(["docker", "rm", "-f"] + ids, capture_output=True, check=False, timeout=120)
-    return rc, out
 
 
 @pytest.fixture(scope="module")
@@ -232,11 +230,11 @@ CASES = {
     "empty-ovms-servers": ({}, "no-servers", None,
                            [r"ovms_servers", r"add the servers"]),
     "image-upper-case": ({"model_server_image": "UPPER CASE:tag"}, None, None,
-                         [r"model_server_image", r"image reference|release tag"]),
+                         [r"model_server_image", r"not a valid image reference"]),
     "image-empty-tag": ({"model_server_image": "localhost/numaserve/ovms-standin:"}, None, None,
-                        [r"model_server_image", r"image reference|release tag"]),
+                        [r"model_server_image", r"not a valid image reference"]),
     "lb-image-malformed": ({"load_balancer_image": "nginx:"}, None, None,
-                           [r"load_balancer_image", r"image reference|tag"]),
+                           [r"load_balancer_image", r"not a valid image reference"]),
     "engine-not-installed": ({"model_server_engine": "podman", "load_balancer_engine": "podman"}, None, "no-podman",
                              [r"model_server_engine", r"install|not installed|not found"]),
     "engine-unknown": ({"model_server_engine": "containerd"}, None, None,
