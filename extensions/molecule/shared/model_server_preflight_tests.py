@@ -103,3 +103,11 @@ def test_missing_plan_is_explained(hv):
     rc, out = apply(hv, [])
     assert rc != 0
     assert "ovms_instances: no instance plan for %s; run role numaserve.ovms.numa_facts" % hv["inventory_hostname"] in out
+
+
+@pytest.mark.usefixtures("untouched")
+def test_absent_image_that_may_not_be_pulled_is_refused(hv, plan):
+    rc, out = apply(hv, plan, model_server_image="localhost/numaserve-test/absent:1", model_server_pull="never")
+    assert rc != 0
+    assert "model_server_image: localhost/numaserve-test/absent:1 is not in" in out
+    assert "model_server_pull is never" in out
