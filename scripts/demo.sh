@@ -95,7 +95,8 @@ show_placement() {
     done < <(docker ps --filter label=io.numaserve.managed=true --filter label=io.numaserve.host=localhost \
         --filter label=io.numaserve.instance --format '{{.Names}}' | sort)
     docker ps --filter label=io.numaserve.managed=true --filter label=io.numaserve.host=localhost \
-        --filter label=io.numaserve.component=load_balancer --format '  {{.Names}} (nginx, host network) on port '"$LB_PORT"
+        --filter label=io.numaserve.component=load_balancer --format '{{.Names}}' \
+        | while read -r name; do printf '  %-28s nginx, host network, port %s\n' "$name" "$LB_PORT"; done
 }
 
 sample_answer() {
