@@ -51,7 +51,7 @@ def proc_status(pid):
     fields = {}
     with open("/proc/%d/status" % pid, encoding="ascii") as fh:
         for line in fh:
-            key, _, value = line.partition(":")
+            key, dummy, value = line.partition(":")
             fields[key] = value.strip()
     return fields
 
@@ -61,7 +61,7 @@ def cpulist(text):
     for part in text.strip().split(","):
         if not part:
             continue
-        lo, _, hi = part.partition("-")
+        lo, dummy, hi = part.partition("-")
         cpus.update(range(int(lo), int(hi or lo) + 1))
     return sorted(cpus)
 
@@ -79,7 +79,7 @@ def listening(address, port):
     out = sh("ss", "-Hltn", "sport = :%d" % port)
     for line in out.splitlines():
         local = line.split()[3]
-        host, _, _ = local.rpartition(":")
+        host = local.rpartition(":")[0]
         if host.strip("[]") in (address, "0.0.0.0", "*", "::"):
             return True
     return False
@@ -158,7 +158,7 @@ def keepalive_spread(base_url, model, requests=12, connections=1):
     turns; return the answers. An L7 balancer spreads the requests of one connection; an L4
     (stream) balancer keeps each connection on one instance, so it needs several."""
     limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-    clients = [httpx.Client(timeout=60, limits=limits) for _ in range(connections)]
+    clients = [httpx.Client(timeout=60, limits=limits) for dummy in range(connections)]
     try:
         return [chat(clients[i % connections], base_url, model) for i in range(requests)]
     finally:

@@ -137,11 +137,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     nodes = {}
     for spec in args.node:
-        node, _, cpus = spec.partition("=")
+        node, dummy, cpus = spec.partition("=")
         nodes[int(node)] = parse_cpulist(cpus)
     packages = {}
     for spec in args.package:
-        cpu, _, pkg = spec.partition("=")
+        cpu, dummy, pkg = spec.partition("=")
         packages[int(cpu)] = int(pkg)
     memory_kb = args.memory_kb or max(host_memtotal_kb() // max(len(nodes), 1), 1)
     changed = write_tree(args.dest, build_tree(nodes, packages, memory_kb))
