@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Write a small simulated sysfs tree (a fixture for `numa_facts_sysfs_root`).
 
 Used by the whole-stack Molecule scenarios' prepare.yml and by `make demo` when the machine has a
