@@ -47,8 +47,8 @@ def fixture_endpoints(host, hv):
     return json.loads(host.file(hv["ms_data_dir"] + "/endpoints.json").content_string)
 
 
-def test_two_instances_run_named_by_prefix(instances, hv):
-    assert len(instances) == 2
+def test_instances_run_named_by_prefix(instances, endpoints, hv):
+    assert len(instances) >= 2 and len(instances) == len(endpoints)
     for name, info in instances.items():
         assert info["Name"].lstrip("/") == hv["model_server_container_prefix"] + name
         assert info["State"]["Running"] is True, info["State"]
