@@ -19,6 +19,10 @@ export DOCKER_BUILDKIT=0
 
 say() { printf '[images] %s\n' "$*"; }
 
+# Several checkouts or test runs may build at once on one engine: one build at a time, the others wait.
+exec 9>/tmp/numaserve-images.lock
+flock 9
+
 recipe_hash() {  # hash of the files of images/$1 and of the parent's hash
     local name=$1 parent_hash=${2:-}
     { printf '%s\n' "$parent_hash"; find "$name" -type f -print0 | sort -z | xargs -0 sha256sum; } \
