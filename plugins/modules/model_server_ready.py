@@ -1,0 +1,195 @@
+#!/usr/bin/python
+# Copyright (c) 2026, numaserve.ovms developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: model_server_ready
+short_description: Wait until an OVMS container is ready, and fail at once when it crashes or cannot load a model
+version_added: 1.1.0
+description:
+  - Polls one OpenVINO Model Server instance until C(/v2/health/ready) answers 200 B(and) every model of
+    O(models) is C(AVAILABLE) in C(/v1/config) (OVMS answers ready while a failed LLM graph stays
+    C(LOADING) with C(FAILED_PRECONDITION)).
+  - Each poll also reads the container's state, exit code and restart count from the engine; a restart
+    above O(restarts_baseline), or a container that stopped, ends the wait at once (a crash loop).
+  - A model that fails to load, or that stays listed without any version (a C(base_path) OVMS finds
+    empty or cannot read) for O(empty_grace) seconds after the server is ready, ends the wait too.
+  - On failure returns RV(failure), one message naming the instance, the cause, the container's state and
+    its log tail. The module itself does not fail; the caller decides.
+  - Only reads; runs in check mode too.
+author:
+  - numaserve.ovms developers (@numaserve)
+options:
+  url:
+    description: Base URL of the instance's REST port, e.g. C(http://127.0.0.1:8003).
+    type: str
+    required: true
+  container:
+    description: Container name.
+    type: str
+    required: true
+  engine:
+    description: Container engine command.
+    type: str
+    choices: [docker, podman]
+    default: docker
+  models:
+    description: Model names that must be C(AVAILABLE).
+    type: list
+    elements: str
+    required: true
+  timeout:
+    description: Seconds to wait at most.
+    type: int
+    default: 600
+  poll_interval:
+    description: Seconds between polls.
+    type: float
+    default: 2
+  empty_grace:
+    description: Seconds a model may be listed without a version (or not listed) after the server is ready.
+    type: float
+    default: 5
+  restarts_baseline:
+    description: Restart count the container may have; -1 takes the count at the first poll.
+    type: int
+    default: -1
+  instance:
+    description: Instance name, for the message.
+    type: str
+    default: ""
+  paths:
+    description: Model name to base_path (as the container sees it), for the message.
+    type: dict
+    default: {}
+  log_tail_lines:
+    description: Log lines in RV(failure).
+    type: int
+    default: 40
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details: The module only reads.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: none
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: posix
+notes:
+  - Used by the role M(numaserve.ovms.model_server) as its readiness gate.
+"""
+
+EXAMPLES = r"""
+- name: Gate an instance
+  numaserve.ovms.model_server_ready:
+    url: http://127.0.0.1:8003
+    container: ovms-node0
+    models: [meta-llama/Llama-3.1-8B-Instruct]
+    timeout: 600
+  register: gate
+
+- name: Stop when it is not ready
+  ansible.builtin.fail:
+    msg: "{{ gate.failure }}"
+  when: not gate.ready
+"""
+
+RETURN = r"""
+ready:
+  description: Whether the instance passed the gate.
+  returned: always
+  type: bool
+reason:
+  description: C(ready), C(crash), C(gone), C(failed) (a model failed to load), C(empty) (a model without version) or C(timeout).
+  returned: always
+  type: str
+seconds:
+  description: Seconds the wait took.
+  returned: always
+  type: float
+states:
+  description: The models' states from the last C(/v1/config), e.g. C(m=AVAILABLE/OK).
+  returned: always
+  type: str
+container_state:
+  description: Status, running, exit code and restart count at the last poll (null when the container is gone).
+  returned: always
+  type: dict
+failure:
+  description: Empty when ready, else the message (instance, cause, container state, log tail).
+  returned: always
+  type: str
+"""
+
+import json
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.urls import open_url
+
+from ansible_collections.numaserve.ovms.plugins.module_utils.model_server_config import gate_message, wait_ready
+
+STATE_FORMAT = "{{.State.Status}}|{{.State.Running}}|{{.State.ExitCode}}|{{.RestartCount}}"
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "url": {"type": "str", "required": True},
+            "container": {"type": "str", "required": True},
+            "engine": {"type": "str", "choices": ["docker", "podman"], "default": "docker"},
+            "models": {"type": "list", "elements": "str", "required": True},
+            "timeout": {"type": "int", "default": 600},
+            "poll_interval": {"type": "float", "default": 2},
+            "empty_grace": {"type": "float", "default": 5},
+            "restarts_baseline": {"type": "int", "default": -1},
+            "instance": {"type": "str", "default": ""},
+            "paths": {"type": "dict", "default": {}},
+            "log_tail_lines": {"type": "int", "default": 40},
+        },
+        supports_check_mode=True,
+    )
+    p = module.params
+    url = p["url"].rstrip("/")
+
+    def http_get(path):
+        try:
+            resp = open_url(url + path, timeout=5, validate_certs=False)
+            body = resp.read()
+            code = resp.getcode()
+        except Exception as exc:  # pylint: disable=broad-except - HTTPError, refused, reset: all "not yet"
+            code, body = getattr(exc, "code", None), b""
+        try:
+            return code, json.loads(body) if body else None
+        except ValueError:
+            return code, None
+
+    def inspect():
+        rc, out, _ = module.run_command([p["engine"], "inspect", "--type", "container", "--format", STATE_FORMAT,
+                                         p["container"]])
+        if rc != 0:
+            return None
+        status, running, exit_code, restarts = (out.strip().split("|") + ["", "", "", ""])[:4]
+        return {"status": status, "running": running == "true", "exit_code": int(exit_code or 0),
+                "restarts": int(restarts or 0)}
+
+    outcome = wait_ready(http_get, inspect, p["models"], p["timeout"], p["poll_interval"], p["empty_grace"],
+                         None if p["restarts_baseline"] < 0 else p["restarts_baseline"])
+    failure = ""
+    if not outcome["ready"]:
+        _, out, err = module.run_command([p["engine"], "logs", "--tail", str(p["log_tail_lines"]), p["container"]])
+        lines = (out + err).splitlines()[-p["log_tail_lines"]:]
+        failure = gate_message(outcome, p["instance"] or p["container"], p["container"], url, p["timeout"], lines,
+                               p["log_tail_lines"], p["paths"])
+    module.exit_json(changed=False, ready=outcome["ready"], reason=outcome["reason"], seconds=outcome["seconds"],
+                     states=outcome["states"]["states"], container_state=outcome["container"], failure=failure)
+
+
+if __name__ == "__main__":
+    main()
