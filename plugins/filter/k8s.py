@@ -1,8 +1,8 @@
 # Copyright (c) 2026, numaserve.ovms developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Filters numaserve.ovms.k8s_node_reservation, k8s_kubelet_config, k8s_cluster_plan, k8s_ovms_args
-and k8s_placement_report.
+"""Filters numaserve.ovms.k8s_node_reservation, k8s_kubelet_config, k8s_cluster_plan, k8s_ovms_args,
+k8s_placement_report and k8s_plan_line.
 
 Documentation: the .yml files of the same names next to this file. The logic lives in
 plugins/module_utils (k8s_sizing, k8s_ovms, k8s_verify).
@@ -42,9 +42,20 @@ def k8s_kubelet_config(reservation):
 
 
 def k8s_cluster_plan(reservations, name="ovms", cpu_headroom_cores=0, memory_granularity="1Gi"):
-    """[{host, node_name, reservation}] -> size classes and pods of the cluster."""
+    """[[k8s_node_reservation, inventory host], ...] -> size classes and pods of the cluster."""
+    workers = []
+    for item in reservations or []:
+        if isinstance(item, dict):
+            reservation, host = item, item.get("host")
+        else:
+            reservation, host = item[0], item[1]
+        if not isinstance(reservation, dict) or "pod_cpus" not in reservation:
+            raise AnsibleFilterError("numaserve.ovms.k8s_cluster_plan: worker %s has no k8s_node_reservation; run role "
+                                     "numaserve.ovms.k8s_node (tasks_from: plan) on it after numaserve.ovms.numa_facts "
+                                     "(playbook numaserve.ovms.k8s_render does)" % host)
+        workers.append({"host": host, "node_name": reservation.get("node_name") or host, "reservation": reservation})
     try:
-        return cluster_plan(reservations, name=name, cpu_headroom_cores=cpu_headroom_cores,
+        return cluster_plan(workers, name=name, cpu_headroom_cores=cpu_headroom_cores,
                             memory_granularity=memory_granularity)
     except SizingError as exc:
         raise AnsibleFilterError("numaserve.ovms.k8s_cluster_plan: %s" % exc)
@@ -63,6 +74,16 @@ def k8s_placement_report(pods, statuses, topologies, container="ovms"):
     return placement_report(pods, statuses, topologies, container=container)
 
 
+def k8s_plan_line(entry):
+    """A worker or a size class of k8s_cluster_plan -> one line for the plan view."""
+    if "replicas" in entry:
+        return "class %s: %d pod(s) of %d CPUs and %s (StatefulSet %s) on %s" % (
+            entry["size"], entry["replicas"], entry["cpus"], entry["memory"], entry["name"], ", ".join(entry["workers"]))
+    return "k8s worker %s (node %s): %d pod(s), %d CPUs and %s each (class %s), NUMA nodes %s, reservedSystemCPUs %s" % (
+        entry["host"], entry["node_name"], entry["pods"], entry["cpus"], entry["memory"], entry["size"],
+        ",".join(str(n) for n in entry["numa_nodes"]), entry["reserved_system_cpus"])
+
+
 class FilterModule(object):
     def filters(self):
         return {
@@ -71,4 +92,5 @@ class FilterModule(object):
             "k8s_cluster_plan": k8s_cluster_plan,
             "k8s_ovms_args": k8s_ovms_args,
             "k8s_placement_report": k8s_placement_report,
+            "k8s_plan_line": k8s_plan_line,
         }
