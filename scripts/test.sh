@@ -41,6 +41,7 @@ run_stage setup setup || { printf '%s\n' "${RESULTS[@]}"; echo "make-test: $pass
 run_stage unit python -m pytest -q -p no:cacheprovider tests/unit
 [[ -d tests/bench ]] && run_stage bench-tool python -m pytest -q -p no:cacheprovider tests/bench
 [[ -f tests/standin/run.sh ]] && run_stage standin bash tests/standin/run.sh
+[[ -f tests/engine/run.sh ]] && run_stage engine bash tests/engine/run.sh
 run_stage lint bash scripts/lint.sh
 run_stage sanity bash scripts/sanity.sh
 [[ -d tests/integration ]] && run_stage integration python -m pytest -q -p no:cacheprovider tests/integration
