@@ -114,7 +114,13 @@ def build_here(size, seed=SEED, cache=None):
             return target
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=cache))
         try:
-            convert(size, seed, tmp)
+            # A fresh process per conversion: OpenVINO numbers unnamed nodes with a per-process counter,
+            # so a second conversion in one process writes different (equivalent) XML.
+            result = subprocess.run([sys.executable, str(HERE / "build.py"), "--convert-into", str(tmp),
+                                     "--size", size, "--seed", str(seed)],
+                                    capture_output=True, text=True, check=False)
+            if result.returncode != 0:
+                raise RuntimeError(f"converting the {size} test model failed: {result.stderr.strip()}")
             for path in tmp.iterdir():
                 path.chmod(0o644)
             tmp.chmod(0o755)
@@ -164,6 +170,7 @@ def main(argv=None):
     parser.add_argument("--plugin_config", type=json.loads, default=None, help="JSON object")
     parser.add_argument("--hash", action="store_true", help="print the content hash of this size and exit")
     parser.add_argument("--here", action="store_true", help=argparse.SUPPRESS)  # in the image: build, print the path
+    parser.add_argument("--convert-into", default=None, help=argparse.SUPPRESS)  # build_here's child process
     args = parser.parse_args(argv)
     try:
         if args.hash:
@@ -173,6 +180,9 @@ def main(argv=None):
                 print(folder.name.split("-", 1)[1])
             else:
                 print(content_hash(args.size, args.seed, version))
+            return 0
+        if args.convert_into:
+            convert(args.size, args.seed, Path(args.convert_into))
             return 0
         if args.here:
             print(build_here(args.size, args.seed, args.cache))
