@@ -3,6 +3,9 @@
 The tests run inside the localhost/numaserve/ovms-standin-tests container (tests/standin/run.sh),
 where the stand-in is /ovms/bin/ovms_standin.py as in the real image; $OVMS_STANDIN overrides the
 path, and without it the copy in this repository is used (handy on a development machine).
+Model directories come from tools/test_models/layout.py (export_model.py's layout); run.sh copies it
+next to this file in the container. The stand-in runs with OVMS_STANDIN_ENGINE=simulated unless a test
+sets the variable (the fixtures hold no weights).
 """
 
 import http.client
@@ -17,10 +20,14 @@ from pathlib import Path
 
 import pytest
 
-REPO_STANDIN = Path(__file__).resolve().parents[2] / "images" / "ovms-standin" / "ovms_standin.py"
+REPO = Path(__file__).resolve().parents[2]
+REPO_STANDIN = REPO / "images" / "ovms-standin" / "ovms_standin.py"
 STANDIN = os.environ.get("OVMS_STANDIN") or str(REPO_STANDIN)
 KNOBS = ("OVMS_STANDIN_LOAD_DELAY", "OVMS_STANDIN_TOKEN_DELAY_MS", "OVMS_STANDIN_CPU_WORK_PER_TOKEN",
-         "OVMS_STANDIN_FAIL_MODELS", "OVMS_STANDIN_GRACE_SECONDS", "API_KEY")
+         "OVMS_STANDIN_FAIL_MODELS", "OVMS_STANDIN_GRACE_SECONDS", "OVMS_STANDIN_ENGINE", "API_KEY")
+if (REPO / "tools" / "test_models" / "layout.py").is_file():
+    sys.path.insert(0, str(REPO / "tools" / "test_models"))
+import layout  # noqa: E402  pylint: disable=wrong-import-position  # tools/test_models/layout.py
 
 
 def free_port():
@@ -37,8 +44,9 @@ def run_standin(args, env=None, timeout=10):
 
 def clean_env(extra=None):
     env = {k: v for k, v in os.environ.items() if k not in KNOBS}
+    env["OVMS_STANDIN_ENGINE"] = "simulated"
     env.update(extra or {})
-    return env
+    return {k: v for k, v in env.items() if v is not None}  # a test passes None to unset a variable
 
 
 class StandIn:
@@ -115,18 +123,27 @@ class StandIn:
 
 @pytest.fixture
 def model_dir(tmp_path):
-    """A model directory as docs/development.md defines it: config.json + existing base_paths."""
+    """make(names, extra_entries, config) -> a models directory in export_model.py's text-generation layout:
+    config.json + models/<name>/graph.pbtxt per name (no weights). extra_entries are appended to
+    model_config_list as given; config replaces config.json's content (a dict, or a str written as is)."""
     def make(names=("m",), extra_entries=(), config=None):
         root = tmp_path / "models"
         root.mkdir(exist_ok=True)
         for name in names:
-            (root / name.replace("/", "_")).mkdir(exist_ok=True)
-        doc = config if config is not None else {
-            "model_config_list": [{"config": {"name": n, "base_path": n.replace("/", "_")}} for n in names]
-            + list(extra_entries)}
-        (root / "config.json").write_text(json.dumps(doc) if not isinstance(doc, str) else doc)
+            layout.write_model_dir(root, name)
+        if config is not None or extra_entries or not names:
+            doc = config if config is not None else (
+                json.loads((root / "config.json").read_text()) if names else {"model_config_list": []})
+            if extra_entries:
+                doc["model_config_list"] += list(extra_entries)
+            (root / "config.json").write_text(doc if isinstance(doc, str) else json.dumps(doc))
         return root
     return make
+
+
+def graph_dir(path, name="m", **options):
+    """A single-model directory (graph.pbtxt at its top) for --model_path."""
+    return layout.write_model_dir(path, name, layout="single", **options)
 
 
 @pytest.fixture

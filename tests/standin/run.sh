@@ -43,6 +43,8 @@ trap cleanup EXIT
 docker create --name "$name" --network none --label io.numaserve.test=standin "$IMAGE" \
     python3 -m pytest -q -rfE -p no:cacheprovider --ignore=tests/test_image.py "$@" tests >/dev/null || exit 1
 docker cp tests/standin/. "$name:/opt/standin-tests/tests" || exit 1
+# the model-directory writer the fixtures use (export_model.py's layout), importable as `layout`
+docker cp tools/test_models/layout.py "$name:/opt/standin-tests/tests/layout.py" || exit 1
 echo "== stand-in tests inside $IMAGE =="
 docker start -a "$name" 2>&1 | tee "$log"
 container_rc=${PIPESTATUS[0]}

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from conftest import free_port, run_standin
+from conftest import free_port, graph_dir, run_standin
 
 EX_USAGE = 64
 
@@ -33,7 +33,9 @@ def cfg(model_dir):
     (["--rest_port", "70000", "--config_path", "{cfg}"], "rest_port number out of range from 0 to 65535"),
     (["--rest_port", "8000", "--config_path", "{cfg}", "--log_level", "VERBOSE"],
      "log_level should be one of: TRACE, DEBUG, INFO, WARNING, ERROR"),
-    (["--rest_port", "8000", "--config_path", "{cfg}", "--rest_workers", "1"], "rest_workers count should be from 2"),
+    # config.cpp Config::validate on Config::restWorkers() = max(2, value): only the upper bound can fail
+    (["--rest_port", "8000", "--config_path", "{cfg}", "--rest_workers", "10001"],
+     "rest_workers count should be from 2 to 10000"),
     (["--port", "9000", "--config_path", "{cfg}", "--rest_workers", "4"], "rest_workers is set but rest_port is not set"),
     (["--port", "9000", "--config_path", "{cfg}", "--metrics_enable"], "rest_port setting is missing"),
     (["--rest_port", "8000", "--config_path", "{cfg}", "--rest_bind_address", "not an address"],
@@ -42,6 +44,8 @@ def cfg(model_dir):
     (["--rest_port", "8000", "--config_path", "{cfg}", "--metrics_enable=maybe"], "Argument 'maybe' failed to parse"),
     (["--rest_port", "8000", "--pull", "--source_model", "OpenVINO/x"], "not implemented by the OVMS stand-in"),
     (["--rest_port", "8000", "--max_num_seqs", "8", "--config_path", "{cfg}"], "unmatched arguments: --max_num_seqs"),
+    (["--rest_port", "8000", "--model_name", "m", "--model_path", "/x", "--task", "text_generation"],
+     "not implemented by the OVMS stand-in"),
 ])
 def test_usage_errors_exit_64_with_ovms_message(cfg, args, message):
     result = run_standin([a.replace("{cfg}", cfg) for a in args])
@@ -54,7 +58,7 @@ def test_help_and_no_arguments_print_usage_and_exit_0():
     for args in (["--help"], []):
         result = run_standin(args)
         assert result.returncode == 0
-        assert "--rest_port" in result.stdout and "test fixture" in result.stdout
+        assert "--rest_port" in result.stdout and "test double" in result.stdout
 
 
 def test_version():
@@ -79,11 +83,11 @@ def test_equals_form_and_other_ovms_flags_are_accepted(standin, cfg):
         pass  # the gRPC port is held open
 
 
-def test_single_model_flags_and_task_options(standin, tmp_path):
-    (tmp_path / "llm").mkdir()
+def test_single_model_graph_directory(standin, tmp_path):
+    # modelmanager.cpp startFromConfig: a --model_path holding graph.pbtxt is served as a MediaPipe graph
+    graph_dir(tmp_path / "llm", "meta-llama/Llama-3")
     server = standin(["--model_name", "meta-llama/Llama-3", "--model_path", str(tmp_path / "llm"),
-                      "--target_device", "CPU", "--task", "text_generation", "--max_num_seqs", "8",
-                      "--enable_prefix_caching", "true", "--cache_size", "2"])
+                      "--plugin_config", '{"NUM_STREAMS": 1}'])
     assert "Port was not set. GRPC server will not be started." in server.log()
     status, body = server.get_json("/v3/models/meta-llama/Llama-3")
     assert status == 200 and body["id"] == "meta-llama/Llama-3"
@@ -110,13 +114,14 @@ def test_config_file_errors_exit_nonzero(standin, tmp_path, content, message):
 
 
 def test_missing_base_path_is_a_model_error_not_a_server_error(standin, model_dir):
+    # modelmanager.cpp loadModels: no graph.pbtxt under base_path -> a classic model; a directory that does
+    # not exist leaves it registered with an EMPTY model_version_status (neither AVAILABLE nor an error)
     root = model_dir(("m",), extra_entries=[{"config": {"name": "ghost", "base_path": "nowhere"}}])
     server = standin(["--config_path", str(root)])  # a directory holding config.json works too
     status, config = server.get_json("/v1/config")
     assert config["m"]["model_version_status"][0]["state"] == "AVAILABLE"
-    ghost = config["ghost"]["model_version_status"][0]
-    assert (ghost["state"], ghost["status"]["error_code"]) == ("LOADING", "FAILED_PRECONDITION")
-    assert "Directory does not exist: " in server.log()
+    assert config["ghost"] == {"model_version_status": []}
+    assert server.get("/v2/health/ready")[0] == 200
     assert server.proc.poll() is None
 
 
@@ -129,13 +134,13 @@ def test_single_model_missing_path_exits_1(standin, tmp_path):
 def test_legacy_mediapipe_config_list(standin, model_dir):
     root = model_dir(names=(), config={"model_config_list": [],
                                        "mediapipe_config_list": [{"name": "org/llm", "base_path": "llm"}]})
-    (root / "llm").mkdir()
+    graph_dir(root / "llm", "org/llm")
     server = standin(["--config_path", str(root / "config.json")])
     assert [m["id"] for m in server.get_json("/v3/models")[1]["data"]] == ["org/llm"]
 
 
 def test_monitoring_section_enables_metrics(standin, model_dir):
-    root = model_dir(config={"model_config_list": [{"config": {"name": "m", "base_path": "m"}}],
+    root = model_dir(config={"model_config_list": [{"config": {"name": "m", "base_path": "models/m"}}],
                              "monitoring": {"metrics": {"enable": True}}})
     server = standin(["--config_path", str(root / "config.json")])
     assert server.get("/metrics")[0] == 200

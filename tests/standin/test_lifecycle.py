@@ -9,6 +9,8 @@ import time
 
 import pytest
 
+from conftest import graph_dir
+
 
 def states(server):
     status, config = server.get_json("/v1/config")
@@ -63,7 +65,7 @@ def test_failing_model_reports_failed_precondition_and_server_stays_up(standin, 
 
 
 def test_failing_single_model_exits_1(standin, tmp_path):
-    (tmp_path / "m").mkdir()
+    graph_dir(tmp_path / "m")
     server = standin(["--model_name", "m", "--model_path", str(tmp_path / "m")],
                      env={"OVMS_STANDIN_FAIL_MODELS": "m", "OVMS_STANDIN_LOAD_DELAY": "0.5"}, wait="live")
     assert server.get("/v2/health/ready")[0] == 503

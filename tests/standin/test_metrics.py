@@ -27,7 +27,20 @@ def test_metrics_disabled_is_400(standin, model_dir):
 
 def test_metrics_format_and_counters(served):
     status, text = served.get("/metrics")
-    assert "# TYPE ovms_requests_success counter" in text and "# TYPE ovms_current_requests gauge" in text
+    assert "# TYPE ovms_requests_success counter" in text and "# TYPE ovms_current_graphs gauge" in text
+    # model_metric_reporter.cpp: a MediaPipe graph has no ovms_current_requests (a model/DAG family)
+    assert 'ovms_current_requests{' not in text
+    # the stand-in's own engine facts, named so they cannot be taken for OVMS metrics
+    assert metric(served, "numaserve_standin_engine_threads", name="m", engine="simulated") == 1
+    cpus = ",".join(str(c) for c in sorted(os.sched_getaffinity(0)))
+    info = [line for line in text.splitlines() if line.startswith("numaserve_standin_engine_info{")]
+    assert len(info) == 1 and 'engine="simulated"' in info[0] and info[0].endswith(" 1"), info
+    listed = re.search(r'cpus="([^"]*)"', info[0]).group(1)
+    expanded = []
+    for part in listed.split(","):
+        low, _dash, high = part.partition("-")
+        expanded += range(int(low), int(high or low) + 1)
+    assert ",".join(map(str, expanded)) == cpus
     labels = {"api": "V3", "interface": "REST", "name": "m"}
     before_ok = metric(served, "ovms_requests_success", method="Unary", **labels)
     before_stream = metric(served, "ovms_requests_success", method="Stream", **labels)
@@ -42,11 +55,13 @@ def test_metrics_format_and_counters(served):
     assert metric(served, "ovms_requests_fail", method="Unary", **labels) == before_fail + 1
 
 
-def test_current_requests_counts_in_flight(standin, model_dir):
-    server = standin(["--config_path", str(model_dir(("m",)) / "config.json"), "--metrics_enable"],
-                     env={"OVMS_STANDIN_TOKEN_DELAY_MS": "100"})
+def test_current_graphs_counts_in_flight(standin, model_dir):
+    # mediapipegraphexecutor.hpp: ovms_current_graphs is held while a request runs in the graph.
+    # --rest_workers 4: 3 completion requests run at once (drogon_http_server.cpp, see test_fidelity.py)
+    server = standin(["--config_path", str(model_dir(("m",)) / "config.json"), "--metrics_enable",
+                      "--rest_workers", "4"], env={"OVMS_STANDIN_TOKEN_DELAY_MS": "100"})
     client = openai.OpenAI(base_url=server.url + "/v3", api_key="unused", max_retries=0)
-    assert metric(server, "ovms_current_requests", name="m") == 0
+    assert metric(server, "ovms_current_graphs", name="m") == 0
 
     def stream():
         list(client.chat.completions.create(model="m", stream=True, max_tokens=10, extra_body={"ignore_eos": True},
@@ -59,13 +74,12 @@ def test_current_requests_counts_in_flight(standin, model_dir):
     for t in threads:
         t.start()
     deadline = time.monotonic() + 0.9  # the requests take 10 x 100 ms
-    while metric(server, "ovms_current_requests", name="m") < 3 and time.monotonic() < deadline:
+    while metric(server, "ovms_current_graphs", name="m") < 3 and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert metric(server, "ovms_current_requests", name="m") == 3
     assert metric(server, "ovms_current_graphs", name="m") == 3
     for t in threads:
         t.join(10)
-    assert metric(server, "ovms_current_requests", name="m") == 0
+    assert metric(server, "ovms_current_graphs", name="m") == 0
 
 
 def cpu_seconds(pid):

@@ -92,5 +92,8 @@ def test_bad_input(tmp_path):
 def test_cli(tmp_path):
     out = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "test_models", "layout.py"), str(tmp_path),
                           "--name", "m", "--max_num_seqs", "4"], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == str(tmp_path / "models" / "m")
+    assert out.stdout.splitlines() == [str(tmp_path / "models" / "m"), "changed"]
     assert "max_num_seqs: 4," in (tmp_path / "models" / "m" / "graph.pbtxt").read_text()
+    again = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "test_models", "layout.py"), str(tmp_path),
+                            "--name", "m", "--max_num_seqs", "4"], capture_output=True, text=True, check=True)
+    assert again.stdout.splitlines() == [str(tmp_path / "models" / "m")]   # nothing written: no "changed"

@@ -15,6 +15,7 @@ Without weights the directory is what export_model.py leaves before conversion: 
 load such a graph (no model files). The stand-in serves it only with OVMS_STANDIN_ENGINE=simulated.
 
 Importable (write_model_dir) and a CLI: python3 tools/test_models/layout.py DIR --name m
+(prints the model directory, then "changed" when it wrote anything).
 """
 
 import argparse
@@ -25,6 +26,7 @@ import sys
 from pathlib import Path
 
 # The files export_model.py's conversion leaves in the model folder that the LLM servable reads.
+LAST_CHANGED = [False]  # whether the last write_model_dir() call wrote anything (the CLI reports it)
 WEIGHT_PATTERNS = ("openvino_model.*", "openvino_tokenizer.*", "openvino_detokenizer.*", "*.json", "*.txt",
                    "*.jinja", "*.model")
 
@@ -103,19 +105,34 @@ def add_servable_to_config(config_path, name, base_path):
             break
     else:
         models.append({"config": {"name": name, "base_path": base_path}})
-    text = json.dumps(doc, indent=4)
-    if not config_path.is_file() or config_path.read_text(encoding="utf-8") != text:
-        config_path.write_text(text, encoding="utf-8")
+    return write_text(config_path, json.dumps(doc, indent=4))
+
+
+def write_text(path, text):
+    """Write text unless the file already holds it; True when written."""
+    if path.is_file() and path.read_text(encoding="utf-8") == text:
+        return False
+    path.write_text(text, encoding="utf-8")
+    return True
 
 
 def copy_weights(weights_dir, model_dir):
+    """Copy the model folder's files; True when a file was (re)copied (size or mtime differ)."""
     weights_dir = Path(weights_dir)
     if not (weights_dir / "openvino_model.xml").is_file():
         raise ValueError(f"{weights_dir} holds no openvino_model.xml: not an OpenVINO model folder")
+    changed = False
     for pattern in WEIGHT_PATTERNS:
         for src in sorted(weights_dir.glob(pattern)):
-            if src.is_file() and src.name != "graph.pbtxt":
-                shutil.copy2(src, model_dir / src.name)
+            dest = model_dir / src.name
+            if not src.is_file() or src.name == "graph.pbtxt":
+                continue
+            stat = src.stat()
+            if dest.is_file() and dest.stat().st_size == stat.st_size and dest.stat().st_mtime == stat.st_mtime:
+                continue
+            shutil.copy2(src, dest)
+            changed = True
+    return changed
 
 
 def write_model_dir(models_dir, name, *, weights_dir=None, layout="config", **graph_options):
@@ -133,16 +150,14 @@ def write_model_dir(models_dir, name, *, weights_dir=None, layout="config", **gr
     models_dir = Path(models_dir)
     model_dir = models_dir if layout == "single" else models_dir / "models" / name
     model_dir.mkdir(parents=True, exist_ok=True)
-    graph = model_dir / "graph.pbtxt"
-    text = graph_pbtxt(**graph_options)
-    if not graph.is_file() or graph.read_text(encoding="utf-8") != text:
-        graph.write_text(text, encoding="utf-8")
+    changed = write_text(model_dir / "graph.pbtxt", graph_pbtxt(**graph_options))
     if weights_dir:
-        copy_weights(weights_dir, model_dir)
+        changed |= copy_weights(weights_dir, model_dir)
     if layout == "config":
         # export_model.py: os.path.relpath(model_repository_path/name, dirname(config_file_path))
-        add_servable_to_config(models_dir / "config.json", name,
-                               Path(os.path.relpath(model_dir, models_dir)).as_posix())
+        changed |= add_servable_to_config(models_dir / "config.json", name,
+                                          Path(os.path.relpath(model_dir, models_dir)).as_posix())
+    LAST_CHANGED[0] = changed
     return model_dir
 
 
@@ -167,6 +182,8 @@ def main(argv=None):
         print(f"layout.py: {exc}", file=sys.stderr)
         return 2
     print(path)
+    if LAST_CHANGED[0]:
+        print("changed")  # second line: for Ansible's changed_when
     return 0
 
 
