@@ -101,6 +101,11 @@ class StandIn:
         status, text = self.get(path)
         return status, json.loads(text)
 
+    def post_json(self, path, body):
+        status, text = self.post(path, body)
+        assert status == 200, text
+        return json.loads(text)
+
     def post(self, path, body, headers=None):
         status, text = self.request("POST", path, body, {"Content-Type": "application/json", **(headers or {})})[:2]
         return status, text
