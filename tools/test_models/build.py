@@ -198,6 +198,8 @@ def main(argv=None):
         print(f"build.py: {exc}", file=sys.stderr)
         return 1
     print(model_dir)
+    if getattr(layout, "LAST_CHANGED", [True])[0]:
+        print("changed")  # for Ansible's changed_when, as layout.py's CLI says it
     return 0
 
 
