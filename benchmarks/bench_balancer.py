@@ -36,6 +36,8 @@ import httpx
 import openai
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+from tools.test_models import layout  # noqa: E402  pylint: disable=wrong-import-position
 PREFIX = "bench-lb-ovms-"
 LB1, LBN = "bench-lb-nginx-x1", "bench-lb-nginx-xn"
 WORKDIR = "/var/lib/numaserve-test/bench_balancer"
@@ -46,15 +48,16 @@ def sh(*cmd, **kw):
 
 
 def start_instances(args):
-    os.makedirs(os.path.join(WORKDIR, "models", "m"), exist_ok=True)
-    with open(os.path.join(WORKDIR, "models", "config.json"), "w", encoding="utf-8") as fh:
-        json.dump({"model_config_list": [{"config": {"name": "m", "base_path": "m"}}]}, fh)
+    layout.write_model_dir(os.path.join(WORKDIR, "models"), "m")  # export_model.py's layout, no weights
     ports = [args.base_port + i for i in range(args.instances)]
     for port in ports:
         subprocess.run(["docker", "rm", "-f", PREFIX + str(port)], capture_output=True, check=False)
         sh("docker", "run", "-d", "--name", PREFIX + str(port), "--network", "host",
-           "-v", WORKDIR + "/models:/workspace:ro", "-e", "OVMS_STANDIN_TOKEN_DELAY_MS=0", args.standin_image,
-           "--rest_port", str(port), "--rest_bind_address", "127.0.0.1", "--config_path", "/workspace/config.json")
+           "-v", WORKDIR + "/models:/workspace:ro", "-e", "OVMS_STANDIN_TOKEN_DELAY_MS=0",
+           "-e", "OVMS_STANDIN_ENGINE=simulated", args.standin_image,
+           "--rest_port", str(port), "--rest_bind_address", "127.0.0.1", "--config_path", "/workspace/config.json",
+           # one REST worker per client thread + the one drogon's loop holds (src/drogon_http_server.cpp)
+           "--rest_workers", str(args.concurrency + 1))
     for port in ports:
         deadline = time.time() + 30
         while True:

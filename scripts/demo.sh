@@ -41,20 +41,8 @@ print("\n".join(map(str, stack_sysfs.parse_cpulist(open("/sys/devices/system/cpu
     python3 extensions/molecule/shared/stack_sysfs.py "$DEMO_DIR/sysfs" --node "0=$first" --node "1=$second" >/dev/null
 }
 
-write_models() {
-    mkdir -p "$DEMO_DIR/models/$MODEL"
-    python3 - "$DEMO_DIR/models/config.json" "$MODEL" <<'PY'
-import json, sys
-path, model = sys.argv[1:]
-config = {"model_config_list": [{"config": {"name": model, "base_path": model}}]}
-text = json.dumps(config, indent=2) + "\n"
-try:
-    same = open(path).read() == text
-except OSError:
-    same = False
-if not same:
-    open(path, "w").write(text)
-PY
+write_models() {  # export_model.py's text-generation layout (tools/test_models/layout.py), no weights
+    python3 tools/test_models/layout.py "$DEMO_DIR/models" --name "$MODEL" >/dev/null
 }
 
 write_inventory() {  # write_inventory SIMULATED(yes|no)
@@ -76,6 +64,8 @@ all:
           numa_facts_rest_port_base: $PORT_BASE
           model_server_image: localhost/numaserve/ovms-standin:local
           model_server_models_dir: $DEMO_DIR/models
+          model_server_env:
+            OVMS_STANDIN_ENGINE: simulated  # the demo's model directory holds no weights
           model_server_bind_memory: $bind_memory
           load_balancer_image: localhost/numaserve/nginx:local
           load_balancer_listen_port: $LB_PORT

@@ -21,6 +21,7 @@ class _Handler(BaseHTTPRequestHandler):
     usage = True          # send the usage chunk when asked for it
     fail_every = 0        # every n-th request answers 500
     role_first = False    # True: a role-only chunk before any token (like the stand-in), then max_tokens tokens
+    handshake = False     # True: OVMS 2026.3's format: empty handshake chunk, tokens, a finish-only chunk
     counter = 0
     lock = threading.Lock()
 
@@ -56,7 +57,19 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
 
         chat = self.path.endswith("chat/completions")
-        if chat and self.role_first:
+        if self.handshake:  # src/llm/apis/openai_completions.cpp (v2026.3) chunk shapes
+            obj = "chat.completion.chunk" if chat else "text_completion.chunk"
+            send({"object": obj, "choices": [{"index": 0, "delta": {"role": "assistant", "content": None},
+                                              "finish_reason": None} if chat else
+                                             {"index": 0, "text": "", "finish_reason": None}]})
+            for i in range(tokens):
+                time.sleep(self.delay)
+                send({"object": obj, "choices": [{"index": 0, "logprobs": None, "finish_reason": None,
+                                                  **({"delta": {"content": f" t{i}"}} if chat else {"text": f" t{i}"})}]})
+            send({"object": obj, "choices": [{"index": 0, "logprobs": None, "finish_reason": "length",
+                                              **({"delta": {}} if chat else {"text": ""})}]})
+            tokens_iter = ()
+        elif chat and self.role_first:
             send({"object": "chat.completion.chunk",
                   "choices": [{"index": 0, "delta": {"role": "assistant", "content": None}}]})
             for i in range(tokens):

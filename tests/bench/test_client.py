@@ -159,3 +159,20 @@ def test_role_chunk_before_the_first_token(fake_server, rule):
     else:
         assert m["mean_ttft_ms"] < delay_ms * 0.8
         assert delay_ms * 8 / 7 - 0.5 <= m["mean_tpot_ms"] <= delay_ms * 8 / 7 * 1.2   # 8 gaps over 7 tokens
+
+
+@pytest.mark.parametrize("endpoint", ["/v3/chat/completions", "/v3/completions"])
+def test_ovms_2026_3_handshake_chunk_is_not_the_first_token(fake_server, endpoint):
+    """OVMS 2026.3 sends an empty handshake chunk first on every streaming endpoint (and may end with a
+    finish-only chunk): the default rule times the first text, and ITL runs between text chunks."""
+    delay_ms = 50.0
+    url, handler = fake_server
+    handler.delay, handler.handshake = delay_ms / 1000, True
+    spec = client.RequestSpec(url=url + endpoint, model="m", kind=client.endpoint_kind(endpoint))
+    prompts = datasets.generate(4, seed=1, input_len=8, output_len=8)
+    out = asyncio.run(client.run(spec, prompts, float("inf"), 2, seed=1, warmups=0, progress=False))
+    m = calculate_metrics(out.results, out.duration)
+    assert (m["completed"], m["total_output_tokens"]) == (4, 32)
+    assert delay_ms - 1 <= m["mean_ttft_ms"] <= delay_ms + 60       # not the handshake's ~0 ms
+    assert delay_ms - 0.5 <= m["median_itl_ms"] <= delay_ms * 1.3   # no ~0 ms gap to the finish chunk
+    assert delay_ms - 0.5 <= m["mean_tpot_ms"] <= delay_ms * 1.3

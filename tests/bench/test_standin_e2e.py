@@ -1,6 +1,6 @@
 """End to end: the benchmark against the OVMS stand-in started as a local process (no Docker).
 
-The stand-in streams a role chunk, then one chunk per token every OVMS_STANDIN_TOKEN_DELAY_MS: the
+The stand-in streams OVMS 2026.3's empty handshake chunk, then one chunk per token every OVMS_STANDIN_TOKEN_DELAY_MS: the
 measured TPOT and ITL must match that delay, TTFT one delay, and every request must succeed."""
 
 import json
@@ -15,6 +15,9 @@ import pytest
 
 from ovms_bench import cli, parsers
 from conftest import ROOT
+
+sys.path.insert(0, ROOT)
+from tools.test_models import layout  # noqa: E402  pylint: disable=wrong-import-position
 
 STANDIN = os.path.join(ROOT, "images", "ovms-standin", "ovms_standin.py")
 DELAY_MS = 20
@@ -45,12 +48,13 @@ def free_port():
 @pytest.fixture(scope="module")
 def standin(tmp_path_factory):
     models = tmp_path_factory.mktemp("standin")
-    (models / "m").mkdir()
-    (models / "config.json").write_text(json.dumps({"model_config_list": [{"config": {"name": "m", "base_path": "m"}}]}))
+    layout.write_model_dir(models, "m")  # export_model.py's layout, no weights: the simulated engine
     port = free_port()
-    env = dict(os.environ, OVMS_STANDIN_TOKEN_DELAY_MS=str(DELAY_MS))
+    env = dict(os.environ, OVMS_STANDIN_TOKEN_DELAY_MS=str(DELAY_MS), OVMS_STANDIN_ENGINE="simulated")
+    # --rest_workers: one REST worker per concurrent completion plus the one drogon's loop holds
+    # (src/drogon_http_server.cpp); the default on a 2-CPU machine would make requests queue.
     proc = subprocess.Popen([sys.executable, STANDIN, "--rest_port", str(port), "--rest_bind_address", "127.0.0.1",
-                             "--config_path", str(models / "config.json")],
+                             "--config_path", str(models / "config.json"), "--rest_workers", str(CONCURRENCY + 1)],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:

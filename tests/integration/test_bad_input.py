@@ -23,6 +23,10 @@ import tempfile
 
 import pytest
 
+ROOT_FOR_TOOLS = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, ROOT_FOR_TOOLS)
+from tools.test_models import layout  # noqa: E402  pylint: disable=wrong-import-position
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HOST = "it-badinput"
 DATA = "/var/lib/numaserve-test/badinput"
@@ -47,6 +51,7 @@ HOST_VARS = {
     "model_server_container_prefix": "it-badinput-ovms-",
     "model_server_bind_memory": False,
     "model_server_ready_timeout": 60,
+    "model_server_env": {"OVMS_STANDIN_ENGINE": "simulated"},  # the model directory has no weights
     "load_balancer_image": "localhost/numaserve/nginx:local",
     "load_balancer_listen_port": LB_PORT,
     "load_balancer_config_dir": NGINX_DIR,
@@ -138,9 +143,15 @@ def snapshot():
     return {"containers": containers, "nginx_conf": nginx_conf, "ports": listening_ports()}
 
 
-def write_model_dir(path, config_text):
-    os.makedirs(os.path.join(path, MODEL), exist_ok=True)
-    if config_text is not None:
+def write_model_dir(path, config_text=""):
+    """export_model.py's layout (tools/test_models/layout.py); config_text replaces config.json
+    (None: no config.json at all)."""
+    if os.path.exists(os.path.join(path, "config.json")):
+        os.remove(os.path.join(path, "config.json"))  # a leftover (bad JSON) would stop the writer
+    layout.write_model_dir(path, MODEL)
+    if config_text is None:
+        os.remove(os.path.join(path, "config.json"))
+    elif config_text:
         with open(os.path.join(path, "config.json"), "w", encoding="utf-8") as fh:
             fh.write(config_text)
 
@@ -163,7 +174,7 @@ def stack():
     tmp = tempfile.mkdtemp(prefix="numaserve-badinput-")
     inventory = write_inventory(os.path.join(tmp, "inventory.yml"))
     os.makedirs(DATA, exist_ok=True)
-    write_model_dir(MODELS, json.dumps({"model_config_list": [{"config": {"name": MODEL, "base_path": MODEL}}]}))
+    write_model_dir(MODELS)
     os.chmod(DATA, 0o755)
     subprocess.run([sys.executable, os.path.join(ROOT, "extensions/molecule/shared/stack_sysfs.py"), SYSFS,
                     "--node", "0=0", "--node", "1=1"], check=True, capture_output=True, timeout=60)

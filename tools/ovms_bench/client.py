@@ -81,15 +81,18 @@ TTFT_RULES = ("content", "vllm")
 
 def time_chunks(start: float, stamps: list[tuple[float, bool]], rule: str = "content"):
     """(ttft, itl, latency) from the arrival times of the chunks that carry ``choices`` and whether
-    each carried text. ``vllm``: the first such chunk is the first token (vLLM's code). ``content``:
-    the first chunk with text is (chunks before it, such as a role-only chunk sent before any token
-    exists, are not tokens); when no chunk has text, the first chunk is used."""
+    each carried text. ``vllm``: the first such chunk is the first token (vLLM's code), so against OVMS
+    2026.3 it times the empty "handshake" chunk. ``content`` (default): the first chunk with text is the
+    first token; chunks without text are not tokens, neither before it (OVMS 2026.3's handshake chunk,
+    role + ``content: null`` on chat, ``text: ""`` on completions, src/llm/apis/openai_completions.cpp
+    serializeStreamingHandshakeChunk) nor after it (a finish_reason-only chunk): the inter-token
+    latencies are between text chunks. When no chunk has text, the first chunk is used."""
     if rule not in TTFT_RULES:
         raise ValueError(f"unknown TTFT rule {rule!r} (choose from {', '.join(TTFT_RULES)})")
-    first = 0
+    times = [when for when, _text in stamps]
     if rule == "content":
-        first = next((i for i, (_when, text) in enumerate(stamps) if text), 0)
-    times = [when for when, _text in stamps[first:]]
+        text_times = [when for when, text in stamps if text]
+        times = text_times or times[:1]
     return times[0] - start, [b - a for a, b in zip(times, times[1:])], stamps[-1][0] - start
 
 
