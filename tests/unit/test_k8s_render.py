@@ -232,3 +232,26 @@ def test_single_model_mode_and_stale_classes(tmp_path):
                                  "--port", "9000", "--rest_workers", "128", "--file_system_poll_wait_seconds", "0",
                                  "--metrics_enable"]
     assert [p["name"] for p in container["ports"]] == ["http", "grpc"]
+
+
+def test_plan_playbook_prints_the_pods_of_the_cluster(tmp_path):
+    machines = {"k8s-plan-dual": sysfs_fixture.dual_socket, "k8s-plan-snc6": MACHINES["k8s-snc6"]}
+    hosts = {name: {"numa_facts_sysfs_root": sysfs_fixture.write_tree(f(), str(tmp_path / name)),
+                    "ansible_connection": "local"} for name, f in machines.items()}
+    inventory = {"all": {"vars": {"ansible_python_interpreter": sys.executable}}, "ovms_k8s_workers": {"hosts": hosts}}
+    (tmp_path / "inventory.json").write_text(json.dumps(inventory))
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_STDOUT_CALLBACK="default", ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"))
+    env.setdefault("ANSIBLE_COLLECTIONS_PATH", os.path.join(ROOT, ".venv", "collections"))
+    result = subprocess.run([PLAYBOOK, "-i", str(tmp_path / "inventory.json"), "numaserve.ovms.plan"], cwd=str(tmp_path),
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+                            timeout=300, check=False)
+    assert result.returncode == 0, result.stdout
+    for line in ('"k8s worker k8s-plan-dual (node k8s-plan-dual): 2 pod(s), 62 CPUs and 61Gi each (class c62), NUMA nodes 0,1, '
+                 'reservedSystemCPUs 0,32,64,96"',
+                 '"k8s worker k8s-plan-snc6 (node k8s-plan-snc6): 6 pod(s), 18 CPUs and 62Gi each (class c18), '
+                 'NUMA nodes 0,1,2,3,4,5, reservedSystemCPUs 0,10,20,30,40,50,60,70,80,90,100,110"',
+                 '"class c18: 6 pod(s) of 18 CPUs and 62Gi (StatefulSet ovms-c18) on k8s-plan-snc6"'):
+        assert line in result.stdout, result.stdout
+    recap = [l for l in result.stdout.splitlines() if l.startswith(("k8s-plan-", "localhost "))]
+    assert len(recap) == 3 and all("changed=0" in l and "failed=0" in l for l in recap), recap
+    assert not os.path.exists(str(tmp_path / "numaserve-ovms-k8s"))
