@@ -14,6 +14,8 @@ import urllib.request
 
 import pytest
 
+from conftest import layout
+
 IMAGE = os.environ.get("OVMS_STANDIN_IMAGE", "localhost/numaserve/ovms-standin:local")
 
 if shutil.which("docker") is None or subprocess.run(["docker", "version"], capture_output=True, check=False).returncode:
@@ -30,13 +32,16 @@ def docker(*args):
 def container():
     models = tempfile.mkdtemp(prefix="numaserve-standin-image-")
     os.chmod(models, 0o755)  # readable by UID 5000, as model files must be for OVMS
-    os.mkdir(os.path.join(models, "m"), 0o755)
-    with open(os.path.join(models, "config.json"), "w") as handle:
-        json.dump({"model_config_list": [{"config": {"name": "m", "base_path": "m"}}]}, handle)
-    os.chmod(os.path.join(models, "config.json"), 0o644)
+    layout.write_model_dir(models, "m")  # export_model.py's layout, no weights: the simulated engine
+    for root, dirs, files in os.walk(models):
+        for entry in dirs:
+            os.chmod(os.path.join(root, entry), 0o755)
+        for entry in files:
+            os.chmod(os.path.join(root, entry), 0o644)
     name = f"numaserve-standin-image-test-{os.getpid()}"
     cid = docker("run", "-d", "--name", name, "--label", "io.numaserve.test=standin", "-p", "127.0.0.1::8000",
-                 "-v", f"{models}:/models:ro", "-e", "OVMS_STANDIN_LOAD_DELAY=0.5", IMAGE,
+                 "-v", f"{models}:/models:ro", "-e", "OVMS_STANDIN_LOAD_DELAY=0.5",
+                 "-e", "OVMS_STANDIN_ENGINE=simulated", IMAGE,
                  "--rest_port", "8000", "--config_path", "/models/config.json")
     try:
         yield cid
