@@ -3,8 +3,9 @@
 # Service's endpoints, so its DNS name leaves the balancer's resolver within OVMS_DRAIN_DELAY seconds;
 # then wait until OVMS has no request and no graph (stream) in flight: ovms_current_requests +
 # ovms_current_graphs = 0 on /metrics (src/metrics/metric_config.hpp), at most OVMS_DRAIN_TIMEOUT
-# seconds. The kubelet sends SIGTERM when this returns. Lines go to the container's log.
-exec >>/proc/1/fd/1 2>&1
+# seconds. The kubelet sends SIGTERM when this returns. Lines go to the container's log (PID 1's
+# stdout) or to OVMS_DRAIN_LOG.
+exec >>"${OVMS_DRAIN_LOG:-/proc/1/fd/1}" 2>&1
 port=${OVMS_REST_PORT:-8000}
 delay=${OVMS_DRAIN_DELAY:-10}
 timeout=${OVMS_DRAIN_TIMEOUT:-60}
