@@ -48,6 +48,8 @@ if $want_podman; then
     if ! command -v podman >/dev/null 2>&1; then
         apt_install podman
     fi
+    # podman pods (podman kube play) build their pause image with catatonit, a Recommends of podman.
+    command -v catatonit >/dev/null 2>&1 || apt_install catatonit
     podman --version >/dev/null || die "podman is installed but does not run"
     say "$(podman --version) available (rootful)"
 fi
