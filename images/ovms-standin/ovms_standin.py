@@ -1272,7 +1272,7 @@ class StandIn:
                 raise EngineLoadError(f"Graph: {graph.name} path: {graph.graph_path} does not exist")
             options = parse_graph(graph.graph_path)
             models_path = resolve_models_path(options.pop("models_path"), os.path.dirname(graph.graph_path))
-            # servable_initializer.cpp applyDefaultCpuProperties also reads the REST worker count
+            # OVMS passes rest_workers to ov_utils.cpp applyDefaultCpuProperties (tokenizer NUM_STREAMS)
             engine = make_engine(models_path, dict(options, rest_workers=state.workers), self.env)
             described = engine.describe()
             ENGINELOG.info("Engine for %s: engine=%s threads=%s cpus=%s models_path=%s graph_options=%s",
