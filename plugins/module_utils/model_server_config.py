@@ -471,7 +471,7 @@ def readiness(status, expected):
     return out
 
 
-def wait_ready(http_get, inspect, expected, timeout, interval, empty_grace=5, restarts_baseline=None,
+def wait_ready(http_get, inspect, expected, timeout, interval, empty_grace=2, restarts_baseline=None,
                clock=time.monotonic, sleep=time.sleep):
     """Poll one instance until it is ready, fails, crashes, or TIMEOUT seconds pass.
 
@@ -537,8 +537,9 @@ def gate_message(outcome, instance, container, url, timeout, log_lines, tail, pa
             states["states"], ", ".join(sorted(states["failed"])))
     elif reason == "empty":
         lost = states["empty"] + states["unreported"]
-        cause = "/v2/health/ready answered 200, but /v1/config reports %s: OVMS found no model version at %s" % (
-            states["states"], "; ".join("%s base_path %s" % (n, paths.get(n, "?")) for n in lost))
+        cause = ("/v2/health/ready answered 200, but /v1/config reports %s: OVMS found no model version at %s "
+                 "(the directory does not exist in the container, or its user cannot read it)" % (
+                     states["states"], "; ".join("%s base_path %s" % (n, paths.get(n, "?")) for n in lost)))
     elif outcome.get("health") == 200:
         cause = "timeout (model_server_ready_timeout %s s): /v2/health/ready answered 200, but /v1/config reports %s" % (
             timeout, states["states"])
@@ -546,7 +547,13 @@ def gate_message(outcome, instance, container, url, timeout, log_lines, tail, pa
         cause = "timeout (model_server_ready_timeout %s s): /v2/health/ready answered %s" % (
             timeout, outcome.get("health") or "nothing")
     box = outcome.get("container")
-    state = ("%s (exit code %s, restarts %s)" % (box["status"], box["exit_code"], box["restarts"])) if box else "absent"
+    if not box:
+        state = "absent"
+    elif reason == "crash" and box["running"] and box["status"] == "running":
+        # The engine restarted it already: the exit code of the crash is gone, the log tail tells why.
+        state = "running again after %s restart(s)" % box["restarts"]
+    else:
+        state = "%s (exit code %s, restarts %s)" % (box["status"], box["exit_code"], box["restarts"])
     return ("model_server: instance %s (container %s, %s) failed the readiness gate after %s s: %s. "
             "Container state: %s. Last %d log lines:\n%s" % (
                 instance, container, url, outcome["seconds"], cause, state, tail, "\n".join(log_lines)))

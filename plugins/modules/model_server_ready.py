@@ -53,7 +53,7 @@ options:
   empty_grace:
     description: Seconds a model may be listed without a version (or not listed) after the server is ready.
     type: float
-    default: 5
+    default: 2
   restarts_baseline:
     description: Restart count the container may have; -1 takes the count at the first poll.
     type: int
@@ -147,7 +147,7 @@ def main():
             "models": {"type": "list", "elements": "str", "required": True},
             "timeout": {"type": "int", "default": 600},
             "poll_interval": {"type": "float", "default": 2},
-            "empty_grace": {"type": "float", "default": 5},
+            "empty_grace": {"type": "float", "default": 2},
             "restarts_baseline": {"type": "int", "default": -1},
             "instance": {"type": "str", "default": ""},
             "paths": {"type": "dict", "default": {}},

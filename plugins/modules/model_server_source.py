@@ -162,7 +162,7 @@ def main():
                              p["container_dir"] or None)
     except SourceError as exc:
         where = p["model_path"] or "%s/%s" % (p["models_dir"].rstrip("/"), p["config_file"])
-        module.fail_json(msg="%s %s" % (where, exc), path=where)
+        module.fail_json(msg="%s %s" % (where, exc))
     module.exit_json(changed=False, **result)
 
 

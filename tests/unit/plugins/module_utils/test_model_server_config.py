@@ -397,8 +397,13 @@ def test_gate_message_names_instance_cause_and_log():
                            {"m": "/workspace/models/m"})
     assert msg.startswith("model_server: instance node0 (container ovms-node0, http://127.0.0.1:8003) failed the "
                           "readiness gate after 3.0 s: /v2/health/ready answered 200, but /v1/config reports m=no "
-                          "version: OVMS found no model version at m base_path /workspace/models/m.")
+                          "version: OVMS found no model version at m base_path /workspace/models/m (the directory does not exist in "
+                          "the container, or its user cannot read it).")
     assert "Container state: running (exit code 0, restarts 0). Last 40 log lines:\nline 1\nline 2" in msg
     crash = wait([{"container": {"status": "restarting", "running": False, "exit_code": 1, "restarts": 1}}])
     assert "the container crashed while starting. Container state: restarting (exit code 1, restarts 1)" in \
         msc.gate_message(crash, "node0", "ovms-node0", "u", 600, [], 40)
+    again = wait([{"container": {"status": "running", "running": True, "exit_code": 0, "restarts": 2}}],
+                 restarts_baseline=0)
+    assert "Container state: running again after 2 restart(s)." in \
+        msc.gate_message(again, "node0", "ovms-node0", "u", 600, [], 40)
