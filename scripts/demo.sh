@@ -6,6 +6,8 @@
 # the offline images (the OVMS stand-in, a test fixture, and the local nginx image). On a machine with
 # a single NUMA node it simulates two nodes (a fixture sysfs tree: half of the CPUs each, memory
 # binding off) so that two pinned instances are planned, as on a dual-socket server.
+# The instances generate for real (the stand-in's openvino engine, OpenVINO GenAI) with the tiny test
+# model of tools/test_models/build.py: RANDOM WEIGHTS, so the answer is real generation of nonsense.
 # Balancer: http://127.0.0.1:8080, instances 8003 and up. Data: /var/lib/numaserve-demo.
 # Overrides (environment): NUMASERVE_DEMO_DIR, NUMASERVE_DEMO_PORT, NUMASERVE_DEMO_INSTANCE_PORT,
 # NUMASERVE_DEMO_MODEL, NUMASERVE_DEMO_SIMULATE=auto|yes|no.
@@ -17,7 +19,7 @@ cd "$NUMASERVE_ROOT"
 DEMO_DIR=${NUMASERVE_DEMO_DIR:-/var/lib/numaserve-demo}
 LB_PORT=${NUMASERVE_DEMO_PORT:-8080}
 PORT_BASE=${NUMASERVE_DEMO_INSTANCE_PORT:-8003}
-MODEL=${NUMASERVE_DEMO_MODEL:-meta-llama/Meta-Llama-3-8B-Instruct}
+MODEL=${NUMASERVE_DEMO_MODEL:-numaserve/tiny-random}
 SIMULATE=${NUMASERVE_DEMO_SIMULATE:-auto}
 INVENTORY=$DEMO_DIR/inventory.yml
 
@@ -41,8 +43,9 @@ print("\n".join(map(str, stack_sysfs.parse_cpulist(open("/sys/devices/system/cpu
     python3 extensions/molecule/shared/stack_sysfs.py "$DEMO_DIR/sysfs" --node "0=$first" --node "1=$second" >/dev/null
 }
 
-write_models() {  # export_model.py's text-generation layout (tools/test_models/layout.py), no weights
-    python3 tools/test_models/layout.py "$DEMO_DIR/models" --name "$MODEL" >/dev/null
+write_models() {  # the tiny random-weight test model in export_model.py's layout (built once, cached by content)
+    python3 tools/test_models/build.py "$DEMO_DIR/models" --name "$MODEL" --size tiny >/dev/null \
+        || die "building the tiny test model failed (tools/test_models/build.py)"
 }
 
 write_inventory() {  # write_inventory SIMULATED(yes|no)
@@ -65,7 +68,7 @@ all:
           model_server_image: localhost/numaserve/ovms-standin:local
           model_server_models_dir: $DEMO_DIR/models
           model_server_env:
-            OVMS_STANDIN_ENGINE: simulated  # the demo's model directory holds no weights
+            OVMS_STANDIN_ENGINE: openvino  # real generation (OpenVINO GenAI), tiny model, random weights
           model_server_bind_memory: $bind_memory
           load_balancer_image: localhost/numaserve/nginx:local
           load_balancer_listen_port: $LB_PORT
@@ -82,6 +85,7 @@ show_placement() {
             "$(grep '^Cpus_allowed_list' "/proc/$pid/status" | tr -s '\t ' ' ')" \
             "$(grep '^Mems_allowed_list' "/proc/$pid/status" | tr -s '\t ' ' ')" \
             "$(docker inspect -f '{{range $p, $b := .NetworkSettings.Ports}}{{range $b}}{{.HostIp}}:{{.HostPort}} {{end}}{{end}}' "$name")"
+        printf '  %-28s %s\n' "" "$(docker logs "$name" 2>&1 | grep -o 'engine=[a-z]* threads=[0-9]* cpus=[0-9,-]*' | tail -n 1)"
     done < <(docker ps --filter label=io.numaserve.managed=true --filter label=io.numaserve.host=localhost \
         --filter label=io.numaserve.instance --format '{{.Names}}' | sort)
     docker ps --filter label=io.numaserve.managed=true --filter label=io.numaserve.host=localhost \
@@ -91,18 +95,18 @@ show_placement() {
 
 sample_answer() {
     say "endpoint: http://127.0.0.1:$LB_PORT  (OpenAI API under /v3)"
-    say "sample answer: POST /v3/chat/completions through the balancer"
+    say "sample answer: POST /v3/chat/completions through the balancer (real generation, RANDOM WEIGHTS: expect nonsense)"
     python3 - "$LB_PORT" "$MODEL" <<'PY'
 import json, sys, urllib.request
 port, model = sys.argv[1:]
-body = json.dumps({"model": model, "max_tokens": 24,
+body = json.dumps({"model": model, "max_tokens": 24, "temperature": 0,
                    "messages": [{"role": "user", "content": "What is a NUMA node?"}]}).encode()
 req = urllib.request.Request("http://127.0.0.1:%s/v3/chat/completions" % port, data=body,
                              headers={"Content-Type": "application/json"})
 with urllib.request.urlopen(req, timeout=60) as resp:
     answer = json.load(resp)
 print("  model:  ", answer.get("model"))
-print("  answer: ", answer["choices"][0]["message"]["content"])
+print("  answer: ", repr(answer["choices"][0]["message"]["content"]), "(random weights)")
 print("  usage:  ", json.dumps(answer.get("usage")))
 PY
     cat <<TXT
