@@ -1149,7 +1149,7 @@ def parse_generation_request(request, chat):
         if not isinstance(options, dict):
             raise RequestError(400, "stream_options is not an object")
         include_usage = options.get("include_usage") is True
-    params = {"max_tokens": max_tokens}
+    params = {"max_tokens": max_tokens, "chat": chat}  # llm_engine: add_special_tokens = not chat (input_processor.cpp)
     for key in ("temperature", "top_p", "top_k", "seed", "stop", "ignore_eos", "repetition_penalty",
                 "frequency_penalty", "presence_penalty"):
         if key in request:
