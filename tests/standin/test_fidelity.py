@@ -167,14 +167,14 @@ def graph_options_reach_the_engine(ctx):
 
 def handshake_chunk_then_tokens(ctx):
     server = ctx.standin(["--config_path", str(ctx.model_dir(("m",)) / "config.json")])
-    chat = sse_events(server, "/v3/chat/completions", {"model": "m", "stream": True, "max_tokens": 3,
-                                                        "messages": [{"role": "user", "content": "hi"}]})
+    chat_body = {"model": "m", "stream": True, "max_tokens": 3, "messages": [{"role": "user", "content": "hi"}]}
+    chat = sse_events(server, "/v3/chat/completions", chat_body)
     first = json.loads(chat[0])
     assert first["choices"] == [{"index": 0, "delta": {"role": "assistant", "content": None}, "finish_reason": None}]
     assert first["object"] == "chat.completion.chunk" and "usage" not in first
     assert chat[-1] == "[DONE]"
-    comp = sse_events(server, "/v3/completions", {"model": "m", "stream": True, "max_tokens": 3, "prompt": "hi",
-                                                   "stream_options": {"include_usage": True}})
+    comp_body = {"model": "m", "stream": True, "max_tokens": 3, "prompt": "hi", "stream_options": {"include_usage": True}}
+    comp = sse_events(server, "/v3/completions", comp_body)
     chunks = [json.loads(e) for e in comp[:-1]]
     assert chunks[0]["choices"] == [{"index": 0, "text": "", "finish_reason": None}]
     assert {c["object"] for c in chunks} == {"text_completion.chunk"}
@@ -213,7 +213,6 @@ def worker_pool_queues_requests_beyond_rest_workers(ctx):
 def watcher_reloads_on_content_change(ctx):
     root = ctx.model_dir(("m", "n"))
     server = ctx.standin(["--config_path", str(root / "config.json")])
-    doc = json.loads((root / "config.json").read_text())
     from conftest import layout  # pylint: disable=import-outside-toplevel
     layout.write_model_dir(root, "o")
     doc = json.loads((root / "config.json").read_text())
