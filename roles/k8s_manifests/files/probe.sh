@@ -5,11 +5,11 @@
 # config mode OVMS answers ready while a failed LLM graph sits in LOADING with FAILED_PRECONDITION
 # (src/config_status_utils.cpp). Needs only bash and curl (both in the OVMS image).
 base="http://127.0.0.1:${OVMS_REST_PORT:-8000}"
-if ! curl -fsS -o /dev/null --max-time 3 "$base/v2/health/ready"; then
+if ! curl -fs -o /dev/null --max-time 3 "$base/v2/health/ready"; then
     echo "not ready: $base/v2/health/ready did not answer 200"
     exit 1
 fi
-if ! body=$(curl -fsS --max-time 3 "$base/v1/config"); then
+if ! body=$(curl -fs --max-time 3 "$base/v1/config"); then
     echo "not ready: $base/v1/config did not answer 200"
     exit 1
 fi
