@@ -6,6 +6,9 @@
 2. One instance's main process is killed (SIGKILL) under the same load: only requests in flight
    on the killed instance may fail (see DISPATCH_WINDOW); the engine restarts it and the balancer
    uses it again within the restart time; re-running numaserve.ovms.site afterwards converges.
+3. A config.json change reloads nothing by itself; numaserve.ovms.site then replaces the instances one
+   at a time under the same load, with no failed request.
+4. More requests in flight than REST workers: none fails, least_conn spreads them evenly.
 Figures go to the terminal and to /var/lib/numaserve-test/reports/rolling_update.json.
 """
 
@@ -14,13 +17,15 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import threading
 import time
+from collections import Counter
 
 import httpx
 import pytest
 
-from stack_checks import inspect, instance_containers, model_name, upstreams_in_log, wait_for
+from stack_checks import chat, inspect, instance_containers, model_name, upstreams_in_log, wait_for
 from stack_load import Load
 from stack_verify import balancer_url, load_inventory, published
 
@@ -169,3 +174,87 @@ def test_site_converges_after_the_crash(report):
     recap = re.search(r"^%s\s*:.*$" % re.escape(HOST), proc.stdout, re.M).group(0)
     # The engine already restarted the killed instance: nothing is left to change.
     assert "failed=0" in recap and "changed=0" in recap, recap
+
+
+def served_models(endpoint):
+    return sorted(httpx.get("http://%s/v1/config" % endpoint, timeout=5).json())
+
+
+def test_config_change_rolls_through_site_only(stack, report):
+    """Editing config.json changes nothing by itself (OVMS's config watcher is off); numaserve.ovms.site
+    then replaces the instances one at a time, drain first, under load, with no failed request."""
+    sys.path.insert(0, os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "tools", "test_models"))
+    import layout  # pylint: disable=import-outside-toplevel,import-error
+
+    models_dir = stack["hv"]["model_server_models_dir"]
+    before = instance_containers(HOST)
+    endpoints = instance_endpoints()
+    models_before = {name: served_models(e) for name, e in endpoints.items()}
+    assert all("test/second" not in m for m in models_before.values()), models_before
+    layout.write_model_dir(models_dir, "test/second")
+    # OVMS polls config.json every second by default: three seconds later it would have reloaded.
+    time.sleep(3)
+    assert {name: served_models(e) for name, e in endpoints.items()} == models_before, "an instance reloaded by itself"
+    assert {n: i["Id"] for n, i in instance_containers(HOST).items()} == {n: i["Id"] for n, i in before.items()}
+
+    load = Load(stack["url"], stack["model"], workers=4).start()
+    time.sleep(2)
+    with ReadyMonitor(list(endpoints.values())) as monitor:
+        start = time.time()
+        proc, seconds = playbook("numaserve.ovms.site", "-e", "model_server_image=" + NEW_IMAGE)
+        end = time.time()
+    time.sleep(2)
+    load.stop()
+    during = load.summary(start, end)
+    report["config_change"] = dict(during, seconds=seconds, fewest_ready=monitor.fewest, total=load.summary())
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    after = instance_containers(HOST)
+    assert all(after[n]["Id"] != before[n]["Id"] for n in after), "an instance was not replaced"
+    assert all("test/second" in served_models(e) for e in instance_endpoints().values())
+    assert load.failures() == [], load.summary()
+    assert during["ok"] >= 4, during
+    assert monitor.fewest >= len(endpoints) - 1, "fewer than N-1 instances were ready at some point"
+
+
+def test_more_requests_than_rest_workers_queue_and_spread_evenly(stack, report):
+    """With model_server_rest_workers 3 (2 generations at once per instance), 12 requests in flight at
+    once: the instances queue what they cannot run (none fails), and least_conn still gives each
+    instance about half (nginx counts the queued requests as open connections)."""
+    workers = int(stack["hv"]["model_server_rest_workers"])
+    endpoints = instance_endpoints()
+    for args in (inspect(info["Name"].lstrip("/"))["Config"]["Cmd"] for info in instance_containers(HOST).values()):
+        assert args[args.index("--rest_workers") + 1] == str(workers)
+    in_flight = 3 * (workers - 1) * len(endpoints)
+    since = time.time() - 1
+    durations, errors = [], []
+    lock = threading.Lock()
+
+    def one(index):
+        started = time.time()
+        try:
+            with httpx.Client(timeout=120) as client:
+                chat(client, stack["url"], stack["model"], max_tokens=16, content="queued request %d" % index)
+            with lock:
+                durations.append(time.time() - started)
+        except Exception as exc:  # noqa: BLE001 - every failure counts
+            with lock:
+                errors.append("%s: %s" % (type(exc).__name__, exc))
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(in_flight)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(180)
+    time.sleep(1)
+    log = subprocess.run(["docker", "logs", "--since", str(int(since)), stack["hv"]["load_balancer_container_name"]],
+                         capture_output=True, text=True, check=False)
+    counts = Counter(re.findall(r'"POST /v3/chat/completions [^"]*" 200 upstream=(\S+)', log.stdout + log.stderr))
+    report["queueing"] = {"in_flight": in_flight, "rest_workers": workers, "errors": errors[:5],
+                          "fastest_s": round(min(durations or [0]), 2), "slowest_s": round(max(durations or [0]), 2),
+                          "per_instance": dict(counts)}
+    assert errors == [], report["queueing"]
+    assert sorted(counts) == sorted(endpoints.values()), report["queueing"]
+    assert sum(counts.values()) == in_flight, report["queueing"]
+    assert min(counts.values()) >= in_flight // len(endpoints) - 2, report["queueing"]
+    # Three times the capacity in flight: the last ones waited for a worker about twice as long.
+    assert max(durations) >= 2 * min(durations), report["queueing"]
