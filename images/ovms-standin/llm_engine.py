@@ -278,7 +278,7 @@ class Generation:
         if handle is not None and not self.done:
             try:
                 handle.stop()
-            except Exception:  # pylint: disable=broad-except  (already finished)
+            except Exception:  # pylint: disable=broad-except
                 pass
             self._engine.notify()
 
@@ -325,7 +325,7 @@ class OpenVINOEngine:
             self._pipe = openvino_genai.ContinuousBatchingPipeline(models_path, scheduler, self.device,
                                                                    plugin, tokenizer_props)
             self._tokenizer = self._pipe.get_tokenizer()
-        except Exception as exc:  # pylint: disable=broad-except  (GenAI raises RuntimeError subclasses)
+        except Exception as exc:  # pylint: disable=broad-except
             raise EngineLoadError(f"Error during llm node initialization for models_path: {models_path} "
                                   f"exception: {exc}") from exc
         self.threads = self._compiled_threads(plugin)
@@ -476,5 +476,5 @@ class OpenVINOEngine:
 FINISH_REASONS = {"STOP": "stop", "LENGTH": "length"}
 
 
-def Engine(models_path, graph_options):  # pylint: disable=invalid-name  (the contract's constructor name)
+def Engine(models_path, graph_options):  # pylint: disable=invalid-name
     return OpenVINOEngine(models_path, graph_options)

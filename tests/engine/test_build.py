@@ -56,11 +56,14 @@ def test_cli_lays_out_the_export_model_directory(tmp_path, tiny_model):
     out = subprocess.run([sys.executable, build.__file__, str(tmp_path / "models"), "--name", "test/llm",
                           "--cache", str(tiny_model.parent)], capture_output=True, text=True, check=True)
     model_dir = tmp_path / "models" / "models" / "test" / "llm"
-    assert out.stdout.strip() == str(model_dir)
+    assert out.stdout.splitlines() == [str(model_dir), "changed"]
     assert json.loads((tmp_path / "models" / "config.json").read_text()) == \
         {"model_config_list": [{"config": {"name": "test/llm", "base_path": "models/test/llm"}}]}
     assert (model_dir / "graph.pbtxt").read_text() == layout.graph_pbtxt()
     assert digests(model_dir) == digests(tiny_model)
+    again = subprocess.run([sys.executable, build.__file__, str(tmp_path / "models"), "--name", "test/llm",
+                            "--cache", str(tiny_model.parent)], capture_output=True, text=True, check=True)
+    assert again.stdout.splitlines() == [str(model_dir)]  # nothing to write the second time
 
 
 def test_converted_folder_loads_on_its_own_with_the_chat_template(tiny_model):

@@ -21,7 +21,6 @@ PLAYBOOK = shutil.which("ansible-playbook", path=os.path.dirname(sys.executable)
 pytestmark = pytest.mark.skipif(PLAYBOOK is None, reason="ansible-playbook not found")
 
 
-
 def run(tmp_path, hosts):
     inventory = {"ovms_servers": {"hosts": {
         name: dict(vars, ansible_connection="local", ansible_python_interpreter=sys.executable)

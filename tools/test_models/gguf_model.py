@@ -56,8 +56,8 @@ def training_text(seed, sentences=400):
     """Seeded pseudo-English text to train the BPE on."""
     rng = random.Random(seed)
     lines = []
-    for _ in range(sentences):
-        words = [rng.choice(WORDS) for _ in range(rng.randint(4, 12))]
+    for dummy in range(sentences):
+        words = [rng.choice(WORDS) for dummy in range(rng.randint(4, 12))]
         lines.append(" ".join(words).capitalize() + rng.choice((".", "?", "!", ",")))
     return "\n".join(lines)
 
@@ -70,7 +70,7 @@ def train_bpe(text, num_merges):
         key = tuple(byte_map[b] for b in piece.encode("utf-8"))
         words[key] = words.get(key, 0) + 1
     merges = []
-    for _ in range(num_merges):
+    for dummy in range(num_merges):
         pairs = {}
         for word, freq in words.items():
             for pair in zip(word, word[1:]):
@@ -120,7 +120,7 @@ def parameter_count(spec, vocab_size):
 def write_gguf(path, spec, seed):
     """Write the GGUF; return {"vocab_size", "parameters"}. spec: hidden, ffn, layers, heads,
     kv_heads, context, merges."""
-    import gguf  # pylint: disable=import-outside-toplevel  (only where a model is built)
+    import gguf  # pylint: disable=import-outside-toplevel
 
     tokens, types, merges = vocabulary(seed, spec["merges"])
     h, heads, kv_heads = spec["hidden"], spec["heads"], spec["kv_heads"]

@@ -134,8 +134,8 @@ def greedy(client, base_url, settings, content="Which instance answers?"):
 def test_same_greedy_answer_whichever_instance_serves(settings):
     with httpx.Client(timeout=60) as client:
         direct = {name: greedy(client, f"http://127.0.0.1:{port}", settings)["choices"][0]["message"]["content"]
-                  for name, (_, port, _) in instances().items()}
-        through = [greedy(client, LB, settings)["choices"][0]["message"]["content"] for _ in range(6)]
+                  for name, (dummy, port, dummy2) in instances().items()}
+        through = [greedy(client, LB, settings)["choices"][0]["message"]["content"] for dummy in range(6)]
     answers = set(direct.values()) | set(through)
     assert len(direct) == 2 and len(answers) == 1 and answers != {""}, (direct, through)
 
@@ -183,8 +183,8 @@ def test_zz_replan_changes_the_thread_count(settings):
     assert run.returncode == 0, run.stdout[-3000:]
     found = instances()
     assert sorted(found) == ["both"]
-    cpuset, port, _ = found["both"]
-    threads, cpus, _ = engine_gauges(port)
+    cpuset, port, dummy = found["both"]
+    threads, cpus, dummy = engine_gauges(port)
     assert cpulist(cpuset) == [0, 1] and threads == 2 and cpulist(cpus) == [0, 1]
     with httpx.Client(timeout=60) as client:
         assert chat(client, LB, settings["stack_model_name"], max_tokens=4)
