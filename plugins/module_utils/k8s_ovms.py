@@ -17,23 +17,26 @@ its source at v2026.3:
 * ``--rest_workers`` is 2..10000 and at most (nofile - 15) / 6 (``src/config.cpp``); every
   completion, streaming or not, holds one worker until it ends.
 
-Engineer note: roles/model_server builds the Docker command in its own vars; when a shared argument
-builder lands in plugins/module_utils, this one should be replaced by it.
+The arguments themselves are built by roles/model_server's helper (module_utils/model_server_config
+``ovms_command``), so the Docker and Kubernetes paths give OVMS the same command line; this module
+adds the checks that need no model source (the models live on the workers, not on the controller)
+and names the k8s_manifests_* variables in its messages.
 """
 
 from __future__ import annotations
 
 import re
 
+from ansible_collections.numaserve.ovms.plugins.module_utils.model_server_config import (
+    OWNED_FLAGS,
+    SINGLE_MODEL_SETTINGS,
+    ovms_command,
+)
+
 __all__ = ["OvmsArgsError", "OWNED_FLAGS", "ovms_args"]
 
-OWNED_FLAGS = ("--config_path", "--model_name", "--model_path", "--rest_port", "--port", "--metrics_enable",
-               "--rest_workers", "--file_system_poll_wait_seconds", "--plugin_config")
 # Model settings OVMS refuses in single-model mode on a graph directory.
-_SINGLE_GRAPH_REFUSED = ("--target_device", "--batch_size", "--shape", "--layout", "--nireq",
-                         "--model_version_policy", "--cache_dir", "--stateful", "--idle_sequence_cleanup",
-                         "--low_latency_transformation", "--max_sequence_number", "--mean", "--scale",
-                         "--color_format", "--precision")
+_SINGLE_GRAPH_REFUSED = tuple("--" + name for name in SINGLE_MODEL_SETTINGS)
 
 
 class OvmsArgsError(ValueError):
@@ -72,19 +75,13 @@ def ovms_args(models_mount, config_file="config.json", model_name="", model_path
             raise OvmsArgsError("%sextra_args has %s: in single-model mode on a graph directory OVMS v2026.3 accepts "
                                 "only --model_name, --model_path and --plugin_config as model settings (set them in "
                                 "graph.pbtxt)" % (opt, ", ".join(refused)))
-        args = ["--model_name", model_name, "--model_path", "%s/%s" % (models_mount.rstrip("/"), model_path)]
-        if plugin_config:
-            import json
-            args += ["--plugin_config", json.dumps(plugin_config, sort_keys=True, separators=(",", ":"))]
+        source = {"mode": "single", "graph": True, "container_dir": "%s/%s" % (models_mount.rstrip("/"), model_path)}
     else:
         if plugin_config:
             raise OvmsArgsError("%splugin_config applies to single-model mode; in config mode put it in graph.pbtxt "
                                 "or config.json" % opt)
-        args = ["--config_path", "%s/%s" % (models_mount.rstrip("/"), config_file)]
-    args += ["--rest_port", str(rest_port)]
-    if grpc_port:
-        args += ["--port", str(grpc_port)]
-    args += ["--rest_workers", str(rest_workers), "--file_system_poll_wait_seconds", "0"]
-    if metrics_enable:
-        args.append("--metrics_enable")
-    return args + extra
+        source = {"mode": "config", "container_dir": models_mount}
+    # No monitoring section is known here: metrics_enable says whether config.json has one (then False).
+    settings = {"model_name": model_name, "config_file": config_file, "plugin_config": plugin_config,
+                "metrics_enable": metrics_enable, "rest_workers": rest_workers, "extra_args": extra}
+    return ovms_command(source, settings, {"rest_port": rest_port, "grpc_port": grpc_port or None})
