@@ -8,4 +8,5 @@ from model_server_failure_tests import (  # noqa: F401 pylint: disable=unused-im
     fixture_report,
     fixture_restore,
     test_crash_loop_fails_at_the_first_crash,
+    testinfra_hosts,
 )
