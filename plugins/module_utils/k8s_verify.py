@@ -110,9 +110,9 @@ def placement_report(pods, statuses, topologies, container="ovms"):
                                 "memoryManagerPolicy Static)" % (name, node, format_cpulist(mems) or "empty", home))
         limit = cpu_quantity(((_container(pod, container).get("resources") or {}).get("limits") or {}).get("cpu"))
         if limit is not None and len(cpus) != limit:
-            failures.append("pod %s on %s: %d CPUs in Cpus_allowed_list %s, but its CPU limit is %s (exclusive CPUs "
-                            "are given only by the static CPU manager)" % (name, node, len(cpus), format_cpulist(cpus),
-                                                                             ("%g" % limit)))
+            failures.append("pod %s on %s: %d CPUs in Cpus_allowed_list %s, but its CPU limit is %g (exclusive CPUs "
+                            "are given only by the static CPU manager)"
+                            % (name, node, len(cpus), format_cpulist(cpus), limit))
         shared = {}
         for cpu in sorted(cpus):
             other = owners.get((node, cpu))

@@ -108,8 +108,8 @@ def test_drain_restart_only_on_change_one_worker_at_a_time(tmp_path):
         with open(os.path.join(root, "numaserve-ovms-applied.conf")) as handle:
             assert handle.read() == text
         assert "changed=0" not in recap[name]
-    assert "reservedSystemCPUs: 0,8,16,24" in open(os.path.join(hosts["k8s-node-cxl"]["k8s_node_config_dir"],
-                                                               "90-numaserve-ovms.conf")).read()
+    with open(os.path.join(hosts["k8s-node-cxl"]["k8s_node_config_dir"], "90-numaserve-ovms.conf")) as handle:
+        assert "reservedSystemCPUs: 0,8,16,24" in handle.read()
 
     # Second run: nothing changes, nothing runs, except on a worker whose last apply stopped half way
     # (its marker is missing): that one is drained and restarted again.

@@ -98,11 +98,11 @@ def rendered(tmp_path_factory):
 
 
 def test_pods_follow_the_kubelet_and_scheduler_rules(rendered):
-    _, out, _, _ = rendered
-    _, objects = load(out)
+    out = rendered[1]
+    objects = load(out)[1]
     with open(os.path.join(out, "numaserve-plan.json")) as handle:
         plan = json.load(handle)
-    sets = [o for (kind, _), o in objects.items() if kind == "StatefulSet"]
+    sets = [o for key, o in objects.items() if key[0] == "StatefulSet"]
     # five topologies, four pod sizes (the two dual-socket workers share a class)
     assert sorted(s["metadata"]["name"] for s in sets) == ["ovms-c14", "ovms-c15", "ovms-c18", "ovms-c62"]
     covered = []
@@ -144,8 +144,8 @@ def test_pods_follow_the_kubelet_and_scheduler_rules(rendered):
 
 
 def test_container_args_probes_volume_and_drain(rendered):
-    _, out, _, _ = rendered
-    _, objects = load(out)
+    out = rendered[1]
+    objects = load(out)[1]
     pod = objects[("StatefulSet", "ovms-c62")]["spec"]["template"]["spec"]
     (container,) = pod["containers"]
     assert container["args"] == ["--config_path", "/models/config.json", "--rest_port", "8000", "--rest_workers", "128",
@@ -168,12 +168,12 @@ def test_container_args_probes_volume_and_drain(rendered):
 
 
 def test_balancer_lists_every_pod_by_its_stable_name(rendered):
-    _, out, _, _ = rendered
-    _, objects = load(out)
+    out = rendered[1]
+    objects = load(out)[1]
     config_map = [o for (kind, name), o in objects.items() if kind == "ConfigMap" and name.startswith("ovms-lb-")]
     conf = config_map[0]["data"]["nginx.conf"]
     names = ["%s-%d.ovms.numaserve-ovms.svc.cluster.local:8000" % (s["metadata"]["name"], i)
-             for (kind, _), s in objects.items() if kind == "StatefulSet" for i in range(s["spec"]["replicas"])]
+             for key, s in objects.items() if key[0] == "StatefulSet" for i in range(s["spec"]["replicas"])]
     servers = [line.split()[1] for line in conf.splitlines() if line.strip().startswith("server ") and " resolve" in line]
     assert sorted(servers) == sorted(names) and len(names) == 4 + 6 + 2 + 2
     for directive in ("least_conn;", "proxy_buffering off;", "proxy_http_version 1.1;", "proxy_next_upstream error timeout;",
@@ -187,8 +187,8 @@ def test_balancer_lists_every_pod_by_its_stable_name(rendered):
 
 @pytest.mark.parametrize("version", K8S_VERSIONS)
 def test_every_object_passes_the_strict_schema(rendered, version):
-    _, out, _, _ = rendered
-    _, objects = load(out)
+    out = rendered[1]
+    objects = load(out)[1]
     assert len(objects) >= 13
     for obj in objects.values():
         kubernetes_validate.validate(obj, version, strict=True)
@@ -200,7 +200,7 @@ def test_every_object_passes_the_strict_schema(rendered, version):
 
 
 def test_second_render_changes_nothing_and_prints_the_plan(rendered):
-    _, _, first, second = rendered
+    first, second = rendered[2], rendered[3]
     assert "k8s worker k8s-cxl (node k8s-cxl): 2 pod(s), 14 CPUs and 61Gi each (class c14), NUMA nodes 0,1" in first
     assert "class c62: 4 pod(s) of 62 CPUs and 61Gi (StatefulSet ovms-c62) on k8s-dual-a, k8s-dual-b" in first
     recap = [line for line in second.splitlines() if line.startswith("localhost ")]
@@ -209,7 +209,7 @@ def test_second_render_changes_nothing_and_prints_the_plan(rendered):
 
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="no kubectl with kustomize on this machine")
 def test_kubectl_kustomize_accepts_the_directory(rendered):
-    _, out, _, _ = rendered
+    out = rendered[1]
     built = subprocess.run(["kubectl", "kustomize", out], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            universal_newlines=True, timeout=60, check=False)
     assert built.returncode == 0, built.stdout
@@ -226,7 +226,7 @@ def test_single_model_mode_and_stale_classes(tmp_path):
                        "k8s_manifests_create_namespace": False, "k8s_manifests_cpu_headroom_cores": 1}))
     assert sorted(os.path.basename(p) for p in glob.glob(out + "/*.yaml")) == [
         "kustomization.yaml", "pdb-c60.yaml", "scripts-configmap.yaml", "service.yaml", "statefulset-c60.yaml"]
-    _, objects = load(out)
+    objects = load(out)[1]
     (container,) = objects[("StatefulSet", "ovms-c60")]["spec"]["template"]["spec"]["containers"]
     assert container["args"] == ["--model_name", "llm", "--model_path", "/models/models/llm", "--rest_port", "8000",
                                  "--port", "9000", "--rest_workers", "128", "--file_system_poll_wait_seconds", "0",

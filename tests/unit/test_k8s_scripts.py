@@ -94,7 +94,7 @@ def test_probe_ready_only_when_every_servable_is_available(ovms, tmp_path):
 def test_drain_waits_for_requests_and_graphs_in_flight(ovms, tmp_path):
     ovms.in_flight = [2, 1, 1, 0]
     start = time.monotonic()
-    rc, _ = script("drain.sh", ovms, tmp_path, OVMS_DRAIN_DELAY="0", OVMS_DRAIN_TIMEOUT="20")
+    rc = script("drain.sh", ovms, tmp_path, OVMS_DRAIN_DELAY="0", OVMS_DRAIN_TIMEOUT="20")[0]
     took = time.monotonic() - start
     log = (tmp_path / "log").read_text()
     assert rc == 0 and "drain: nothing in flight, stopping" in log, log
@@ -103,5 +103,5 @@ def test_drain_waits_for_requests_and_graphs_in_flight(ovms, tmp_path):
 
 def test_drain_gives_up_at_its_timeout(ovms, tmp_path):
     ovms.in_flight = [1]
-    rc, _ = script("drain.sh", ovms, tmp_path, OVMS_DRAIN_DELAY="0", OVMS_DRAIN_TIMEOUT="2")
+    rc = script("drain.sh", ovms, tmp_path, OVMS_DRAIN_DELAY="0", OVMS_DRAIN_TIMEOUT="2")[0]
     assert rc == 0 and "drain: 1 still in flight after 2s, stopping anyway" in (tmp_path / "log").read_text()

@@ -1,4 +1,5 @@
-#!/bin/bash
+# shellcheck shell=bash
+# Run as: /bin/bash <this file> (the pod's probe/preStop command); no shebang (ansible-test).
 # preStop hook of an OVMS pod (numaserve.ovms.k8s_manifests). The pod is already out of the headless
 # Service's endpoints, so its DNS name leaves the balancer's resolver within OVMS_DRAIN_DELAY seconds;
 # then wait until OVMS has no request and no graph (stream) in flight: ovms_current_requests +

@@ -1,4 +1,5 @@
-#!/bin/bash
+# shellcheck shell=bash
+# Run as: /bin/bash <this file> (the pod's probe/preStop command); no shebang (ansible-test).
 # Startup and readiness probe of an OVMS pod (numaserve.ovms.k8s_manifests): what the Docker path's
 # readiness gate checks. Ready when /v2/health/ready answers 200 (the servable manager finished its
 # initial load, OVMS src/server.cpp) AND every servable /v1/config lists has a version AVAILABLE: in
