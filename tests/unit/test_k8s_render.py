@@ -94,7 +94,14 @@ def rendered(tmp_path_factory):
     out = str(tmp / "manifests")
     first = render(tmp, out, MACHINES)
     second = render(tmp, out, MACHINES)
-    return tmp, out, first, second
+    # The same directory re-rendered for one worker in single-model mode (test_single_model_mode_and_stale_classes).
+    single = str(tmp / "single")
+    shutil.copytree(out, single)
+    render(tmp, single, {"k8s-dual-a": sysfs_fixture.dual_socket}, "-e",
+           json.dumps({"k8s_manifests_model_name": "llm", "k8s_manifests_model_path": "models/llm",
+                       "k8s_manifests_grpc_port": 9000, "k8s_manifests_lb_enabled": False,
+                       "k8s_manifests_create_namespace": False, "k8s_manifests_cpu_headroom_cores": 1}))
+    return tmp, out, first, second, single
 
 
 def test_pods_follow_the_kubelet_and_scheduler_rules(rendered):
@@ -217,13 +224,8 @@ def test_kubectl_kustomize_accepts_the_directory(rendered):
     assert kinds.count("StatefulSet") == 4 and kinds.count("PodDisruptionBudget") == 4
 
 
-def test_single_model_mode_and_stale_classes(tmp_path):
-    out = str(tmp_path / "manifests")
-    render(tmp_path, out, MACHINES)
-    render(tmp_path, out, {"k8s-dual-a": sysfs_fixture.dual_socket}, "-e",
-           json.dumps({"k8s_manifests_model_name": "llm", "k8s_manifests_model_path": "models/llm",
-                       "k8s_manifests_grpc_port": 9000, "k8s_manifests_lb_enabled": False,
-                       "k8s_manifests_create_namespace": False, "k8s_manifests_cpu_headroom_cores": 1}))
+def test_single_model_mode_and_stale_classes(rendered):
+    out = rendered[4]
     assert sorted(os.path.basename(p) for p in glob.glob(out + "/*.yaml")) == [
         "kustomization.yaml", "pdb-c60.yaml", "scripts-configmap.yaml", "service.yaml", "statefulset-c60.yaml"]
     objects = load(out)[1]
