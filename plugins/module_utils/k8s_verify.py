@@ -31,7 +31,7 @@ def parse_proc_status(text):
     """``/proc/<pid>/status`` text -> {"cpus": [...], "mems": [...]} (None where a line is missing)."""
     found = {"cpus": None, "mems": None}
     for line in (text or "").splitlines():
-        key, _, value = line.partition(":")
+        key, value = (line.split(":", 1) + [""])[:2]
         key = key.strip()
         try:
             if key == "Cpus_allowed_list":
