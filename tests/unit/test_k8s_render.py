@@ -242,7 +242,8 @@ def test_plan_playbook_prints_the_pods_of_the_cluster(tmp_path):
                     "ansible_connection": "local"} for name, f in machines.items()}
     inventory = {"all": {"vars": {"ansible_python_interpreter": sys.executable}}, "ovms_k8s_workers": {"hosts": hosts}}
     (tmp_path / "inventory.json").write_text(json.dumps(inventory))
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_STDOUT_CALLBACK="default", ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"))
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_STDOUT_CALLBACK="default", ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"),
+               PWD=str(tmp_path))  # k8s_manifests_dir's default is under $PWD: the plan must write nothing there
     env.setdefault("ANSIBLE_COLLECTIONS_PATH", os.path.join(ROOT, ".venv", "collections"))
     result = subprocess.run([PLAYBOOK, "-i", str(tmp_path / "inventory.json"), "numaserve.ovms.plan"], cwd=str(tmp_path),
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
