@@ -152,7 +152,7 @@ def _servable_dir(resolver, name, kind, given, default_graph=GRAPH_FILE):
         # MediapipeGraphConfig::setGraphPath: graph_path is relative to base_path.
         graph, problem = os.path.join(host, default_graph), None
         if default_graph.startswith("/"):
-            _, graph, problem = resolver.resolve(default_graph)
+            graph, problem = resolver.resolve(default_graph)[1:]
         if problem or graph is None or not os.path.isfile(graph):
             entry["problem"] = problem or "has no graph file %s" % (graph or default_graph)
             return entry
@@ -290,7 +290,7 @@ def _hash_files(digest, servables):
                 roots.append(root)
     for root in sorted(roots):
         files = [root] if os.path.isfile(root) else sorted(
-            os.path.join(d, f) for d, _, names in os.walk(root, followlinks=True) for f in names)
+            os.path.join(walked[0], f) for walked in os.walk(root, followlinks=True) for f in walked[2])
         for path in files:
             rel = os.path.relpath(path, root) if path != root else os.path.basename(path)
             try:
@@ -428,7 +428,7 @@ def ovms_command(source, settings, instance):
     if grpc not in (None, "", 0, "0"):
         args += ["--port", str(grpc)]
     cpus = instance.get("cpus") or 1
-    workers, _ = rest_workers(source, cpus, settings.get("nofile", 16384), settings.get("rest_workers", 0))
+    workers = rest_workers(source, cpus, settings.get("nofile", 16384), settings.get("rest_workers", 0))[0]
     # The role replaces instances itself (drain first); OVMS's own config watcher would reload every
     # instance of the host at once (--file_system_poll_wait_seconds, default 1; 0 turns it off).
     args += ["--rest_workers", str(workers), "--file_system_poll_wait_seconds", "0"]
@@ -501,7 +501,7 @@ def wait_ready(http_get, inspect, expected, timeout, interval, empty_grace=2, re
                     or container["status"] in ("restarting", "exited", "dead"):
                 reason = "crash"
         if reason is None:
-            health, _ = http_get("/v2/health/ready")
+            health = http_get("/v2/health/ready")[0]
             if health == 200:
                 code, body = http_get("/v1/config")
                 if code == 200 and isinstance(body, dict):

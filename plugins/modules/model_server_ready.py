@@ -163,7 +163,8 @@ def main():
             resp = open_url(url + path, timeout=5, validate_certs=False)
             body = resp.read()
             code = resp.getcode()
-        except Exception as exc:  # pylint: disable=broad-except - HTTPError, refused, reset: all "not yet"
+        # HTTPError, refused, reset: all mean "not yet".
+        except Exception as exc:  # pylint: disable=broad-except
             code, body = getattr(exc, "code", None), b""
         try:
             return code, json.loads(body) if body else None
@@ -171,8 +172,8 @@ def main():
             return code, None
 
     def inspect():
-        rc, out, _ = module.run_command([p["engine"], "inspect", "--type", "container", "--format", STATE_FORMAT,
-                                         p["container"]])
+        rc, out = module.run_command([p["engine"], "inspect", "--type", "container", "--format", STATE_FORMAT,
+                                      p["container"]])[:2]
         if rc != 0:
             return None
         status, running, exit_code, restarts = (out.strip().split("|") + ["", "", "", ""])[:4]
@@ -183,7 +184,7 @@ def main():
                          None if p["restarts_baseline"] < 0 else p["restarts_baseline"])
     failure = ""
     if not outcome["ready"]:
-        _, out, err = module.run_command([p["engine"], "logs", "--tail", str(p["log_tail_lines"]), p["container"]])
+        out, err = module.run_command([p["engine"], "logs", "--tail", str(p["log_tail_lines"]), p["container"]])[1:]
         lines = (out + err).splitlines()[-p["log_tail_lines"]:]
         failure = gate_message(outcome, p["instance"] or p["container"], p["container"], url, p["timeout"], lines,
                                p["log_tail_lines"], p["paths"])

@@ -89,7 +89,7 @@ def test_missing_base_path_fails_in_preflight(host, hv, plan, scratch):
     with open(config, "w", encoding="utf-8") as fh:
         json.dump(doc, fh)
     before = ids(host, hv)
-    result, _ = run_role(hv, plan, model_server_models_dir=scratch)
+    result = run_role(hv, plan, model_server_models_dir=scratch)[0]
     FIGURES["missing_base_path"] = {"role_seconds": round(result["seconds"], 1)}
     assert result["failed"], result
     assert result["seconds"] < BOUND, result
@@ -105,14 +105,14 @@ def test_unreadable_base_path_fails_at_the_gate(hv, plan, scratch):
     # model with an empty model_version_status (readAvailableVersions fails) and never loads it.
     model_dir = layout.write_model_dir(scratch, "m")
     os.chmod(str(model_dir), 0o700)
-    result, _ = run_role(hv, plan, model_server_models_dir=scratch, model_server_ready_timeout=TIMEOUT)
+    result = run_role(hv, plan, model_server_models_dir=scratch, model_server_ready_timeout=TIMEOUT)[0]
     assert result["failed"], result
     gates = gate_seconds(result["msg"], plan)
     FIGURES["unreadable_base_path"] = {"gate_seconds": gates, "role_seconds": round(result["seconds"], 1)}
     assert max(gates.values()) < BOUND and result["seconds"] < TIMEOUT / 10, FIGURES
     msg = result["msg"]
-    assert "model_server: instance %s (container %s%s," % (plan[0]["name"], hv["model_server_container_prefix"],
-                                                            plan[0]["name"]) in msg
+    first = plan[0]["name"]
+    assert "model_server: instance %s (container %s%s," % (first, hv["model_server_container_prefix"], first) in msg
     assert "/v1/config reports m=" in msg and "OVMS found no model version at m base_path /workspace/models/m" in msg
     assert result["endpoints"] == []
 
@@ -121,8 +121,8 @@ def test_unreadable_base_path_fails_at_the_gate(hv, plan, scratch):
 def test_crash_loop_fails_at_the_first_crash(hv, plan):
     # A flag value OVMS rejects at start-up (exit 64 before anything listens): the engine restarts
     # the container again and again.
-    result, _ = run_role(hv, plan, model_server_extra_args=["--log_level", "NOISY"],
-                         model_server_ready_timeout=TIMEOUT)
+    result = run_role(hv, plan, model_server_extra_args=["--log_level", "NOISY"],
+                      model_server_ready_timeout=TIMEOUT)[0]
     assert result["failed"], result
     gates = gate_seconds(result["msg"], plan)
     FIGURES["crash_loop"] = {"gate_seconds": gates, "role_seconds": round(result["seconds"], 1)}

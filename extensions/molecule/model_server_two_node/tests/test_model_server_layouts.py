@@ -134,7 +134,7 @@ def test_monitoring_without_what_the_drain_reads_is_refused(host, engine, hv, pl
     with open(config, "w", encoding="utf-8") as fh:
         json.dump(doc, fh)
     before = commands(engine, hv)
-    result, _ = run_role(hv, plan, model_server_models_dir=models)
+    result = run_role(hv, plan, model_server_models_dir=models)[0]
     assert result["failed"]
     assert "model_server_metrics_enable: " in result["msg"] and "does not set metrics.enable: true" in result["msg"]
     assert commands(engine, hv) == before

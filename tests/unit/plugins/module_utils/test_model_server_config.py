@@ -85,8 +85,8 @@ def test_mediapipe_config_list(tmp_path):
     graph = tmp_path / "chat"
     graph.mkdir()
     (graph / "graph.pbtxt").write_text(layout.graph_pbtxt(max_num_seqs=4))
-    write_config(tmp_path, {"mediapipe_config_list": [{"name": "chat"}, {"name": "other", "base_path": "x",
-                                                                           "graph_path": "g.pbtxt"}]})
+    write_config(tmp_path, {"mediapipe_config_list": [
+        {"name": "chat"}, {"name": "other", "base_path": "x", "graph_path": "g.pbtxt"}]})
     (tmp_path / "x").mkdir()
     (tmp_path / "x" / "g.pbtxt").write_text(layout.graph_pbtxt())
     source = msc.read_source(str(tmp_path))
@@ -330,8 +330,8 @@ class FakeInstance:
         self.index = min(self.index + 1, len(self.polls) - 1)
 
     def inspect(self):
-        return self.polls[self.index].get("container", {"status": "running", "running": True, "exit_code": 0,
-                                                         "restarts": 0})
+        running = {"status": "running", "running": True, "exit_code": 0, "restarts": 0}
+        return self.polls[self.index].get("container", running)
 
     def http_get(self, path):
         poll = self.polls[self.index]
