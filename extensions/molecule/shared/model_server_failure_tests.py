@@ -12,12 +12,11 @@ model_server_podman scenarios.
 import json
 import os
 import re
-import shutil
 import sys
 
 import pytest
 
-from model_server_run import plan_of, run_role
+from model_server_run import fixture_hv, fixture_plan, fixture_restore, fixture_scratch, run_role  # noqa: F401  pylint: disable=unused-import
 from ovms_testinfra import Engine, testinfra_hosts as _hosts
 
 sys.path.insert(0, os.path.join(os.environ.get("MOLECULE_PROJECT_DIRECTORY", "."), "tools", "test_models"))
@@ -44,35 +43,6 @@ def gate_seconds(msg, plan):
                             r"([0-9.]+) s", msg))
     assert sorted(found) == sorted(p["name"] for p in plan), msg[:2000]
     return {name: float(v) for name, v in found.items()}
-
-
-@pytest.fixture(name="hv", scope="module")
-def fixture_hv(host):
-    return host.ansible.get_variables()
-
-
-@pytest.fixture(name="plan", scope="module")
-def fixture_plan(host, hv):
-    return plan_of(host, hv)
-
-
-@pytest.fixture(name="restore", scope="module")
-def fixture_restore(hv, plan):
-    """After the module: converge again with the scenario's own variables."""
-    yield
-    result, out = run_role(hv, plan)
-    assert not result["failed"], out[-3000:]
-
-
-@pytest.fixture(name="scratch")
-def fixture_scratch(hv):
-    """A models directory under the scenario's data directory (readable by the container user)."""
-    path = os.path.join(hv["ms_data_dir"], "scratch")
-    shutil.rmtree(path, ignore_errors=True)
-    os.makedirs(path)
-    os.chmod(path, 0o755)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def ids(host, hv):

@@ -1,11 +1,14 @@
 """Run role numaserve.ovms.model_server from a test (shared/model_server_timed.yml) and read back what
-happened: (result dict, ansible-playbook output). Used by the failure and layout tests."""
+happened: (result dict, ansible-playbook output). Used by the failure and layout tests, which also take
+their fixtures from here (import them by name: hv, plan, restore, scratch)."""
 
 import json
 import os
 import shutil
 import subprocess
 import tempfile
+
+import pytest
 
 TIMED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "model_server_timed.yml")
 
@@ -37,3 +40,32 @@ def run_role(hv, plan, **overrides):
         return result, output
     finally:
         os.unlink(result_file)
+
+
+@pytest.fixture(name="hv", scope="module")
+def fixture_hv(host):
+    return host.ansible.get_variables()
+
+
+@pytest.fixture(name="plan", scope="module")
+def fixture_plan(host, hv):
+    return plan_of(host, hv)
+
+
+@pytest.fixture(name="restore", scope="module")
+def fixture_restore(hv, plan):
+    """After the module: converge again with the scenario's own variables."""
+    yield
+    result, out = run_role(hv, plan)
+    assert not result["failed"], out[-3000:]
+
+
+@pytest.fixture(name="scratch")
+def fixture_scratch(hv):
+    """A models directory under the scenario's data directory (readable by the container user)."""
+    path = os.path.join(hv["ms_data_dir"], "scratch")
+    shutil.rmtree(path, ignore_errors=True)
+    os.makedirs(path)
+    os.chmod(path, 0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)

@@ -10,13 +10,12 @@ The scenario's own fixture is converged again at the end.
 
 import json
 import os
-import shutil
 import sys
 
 import httpx
 import pytest
 
-from model_server_run import plan_of, run_role
+from model_server_run import fixture_hv, fixture_plan, fixture_restore, fixture_scratch, run_role  # noqa: F401  pylint: disable=unused-import
 from ovms_testinfra import Engine, command, testinfra_hosts as _hosts
 
 sys.path.insert(0, os.path.join(os.environ.get("MOLECULE_PROJECT_DIRECTORY", "."), "tools", "test_models"))
@@ -25,36 +24,9 @@ import layout  # noqa: E402  pylint: disable=wrong-import-position,import-error
 testinfra_hosts = _hosts()
 
 
-@pytest.fixture(name="hv", scope="module")
-def fixture_hv(host):
-    return host.ansible.get_variables()
-
-
-@pytest.fixture(name="plan", scope="module")
-def fixture_plan(host, hv):
-    return plan_of(host, hv)
-
-
 @pytest.fixture(name="engine", scope="module")
 def fixture_engine(host, hv):
     return Engine(host, hv.get("model_server_engine", "docker"))
-
-
-@pytest.fixture(name="restore", scope="module")
-def fixture_restore(hv, plan):
-    yield
-    result, out = run_role(hv, plan)
-    assert not result["failed"], out[-3000:]
-
-
-@pytest.fixture(name="scratch")
-def fixture_scratch(hv):
-    path = os.path.join(hv["ms_data_dir"], "layouts")
-    shutil.rmtree(path, ignore_errors=True)
-    os.makedirs(path)
-    os.chmod(path, 0o755)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def commands(engine, hv):
