@@ -12,6 +12,8 @@ import time
 
 import httpx
 
+from sse import stream_text
+
 MANAGED = "io.numaserve.managed=true"
 
 
@@ -108,22 +110,9 @@ def chat(client, base_url, model, stream=False, max_tokens=8, content="Say hello
         resp = client.post(url, json=body)
         resp.raise_for_status()
         return resp.json()["choices"][0]["message"]["content"]
-    text, done = [], False
     with client.stream("POST", url, json=body) as resp:
         resp.raise_for_status()
-        for line in resp.iter_lines():
-            if not line.startswith("data: "):
-                continue
-            data = line[len("data: "):]
-            if data == "[DONE]":
-                done = True
-                break
-            chunk = json.loads(data)
-            for choice in chunk.get("choices", []):
-                text.append((choice.get("delta") or {}).get("content") or "")
-    if not done:
-        raise AssertionError("stream ended without data: [DONE]")
-    return "".join(text)
+        return stream_text(resp)
 
 
 def model_name(models_dir):
