@@ -50,7 +50,9 @@ PULL_CHOICES = ("always", "missing", "never")
 _INSPECT_FORMAT = (
     '{"name":{{json .Name}},"id":{{json .%s}},"state":{{json .State.Status}},'
     '"running":{{json .State.Running}},"pid":{{json .State.Pid}},'
-    '"labels":{{json .Config.Labels}},"ports":{{json .NetworkSettings.Ports}}}'
+    '"labels":{{json .Config.Labels}},"ports":{{json .NetworkSettings.Ports}},'
+    '"image":{{json .Config.Image}},"cpuset_cpus":{{json .HostConfig.CpusetCpus}},'
+    '"cpuset_mems":{{json .HostConfig.CpusetMems}}}'
 )
 INSPECT_FORMATS = {"docker": _INSPECT_FORMAT % "Id", "podman": _INSPECT_FORMAT % "ID"}
 
@@ -186,6 +188,9 @@ def _record(raw):
         "labels": dict(raw.get("labels") or {}),
         "ports": _ports(raw.get("ports")),
         "pid": pid if running else 0,
+        "image": str(raw.get("image") or ""),
+        "cpuset_cpus": str(raw.get("cpuset_cpus") or ""),
+        "cpuset_mems": str(raw.get("cpuset_mems") or ""),
     }
 
 

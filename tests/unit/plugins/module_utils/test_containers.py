@@ -105,7 +105,8 @@ DOCKER_RUNNING = json.dumps({
     "name": "/numaserve-lb", "id": "7ca5", "state": "running", "running": True, "pid": 18476,
     "labels": {"io.numaserve.managed": "true", "io.numaserve.host": "h1"},
     "ports": {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": "18999"}, {"HostIp": "::", "HostPort": "18999"}],
-              "443/tcp": None}})
+              "443/tcp": None},
+    "image": "localhost/numaserve/nginx:local", "cpuset_cpus": "0", "cpuset_mems": ""})
 PODMAN_EXITED = json.dumps({
     "name": "ms-node0", "id": "ab12", "state": "exited", "running": False, "pid": 0,
     "labels": None, "ports": {}})
@@ -118,8 +119,9 @@ def test_parse_inspect():
          "labels": {"io.numaserve.managed": "true", "io.numaserve.host": "h1"},
          "ports": [{"host_ip": "127.0.0.1", "host_port": 18999, "container_port": 80},
                    {"host_ip": "::", "host_port": 18999, "container_port": 80}],
-         "pid": 18476},
-        {"name": "ms-node0", "id": "ab12", "running": False, "state": "exited", "labels": {}, "ports": [], "pid": 0},
+         "pid": 18476, "image": "localhost/numaserve/nginx:local", "cpuset_cpus": "0", "cpuset_mems": ""},
+        {"name": "ms-node0", "id": "ab12", "running": False, "state": "exited", "labels": {}, "ports": [], "pid": 0,
+         "image": "", "cpuset_cpus": "", "cpuset_mems": ""},
     ]
 
 
