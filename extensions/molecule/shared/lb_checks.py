@@ -1,17 +1,19 @@
 """Helpers of the load_balancer_* scenarios (and benchmarks/bench_balancer.py's log format).
 
-They look at the real system: nginx's access log (`docker logs`), `docker inspect`, and requests
+They look at the real system: nginx's access log (`docker logs`), `docker inspect` (from stack_checks), and requests
 sent with the `openai` package, the client users point at the balancer.
 """
 
-import json
 import re
-import subprocess
 import time
 from collections import Counter
 
 import httpx
 import openai
+
+# The engine helpers exist once, in stack_checks; sh (CompletedProcess) and inspect keep their names here.
+from stack_checks import inspect, nginx_test  # noqa: F401  pylint: disable=unused-import
+from stack_checks import run as sh
 
 # log_format numaserve '$remote_addr [$time_local] "$request" $status upstream=$upstream_addr
 #                       rt=$request_time urt=$upstream_response_time';
@@ -22,13 +24,6 @@ ACCESS_LOG = re.compile(
 STREAM_LOG = re.compile(
     r'^(?P<remote>\S+) \[(?P<time>[^\]]+)\] (?P<protocol>TCP|UDP) (?P<status>\d{3}) upstream=(?P<upstream>.+?) '
     r'sent=(?P<sent>\d+) received=(?P<received>\d+) st=(?P<st>\S+)$')
-
-
-def sh(*cmd, check=True):
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if check and proc.returncode != 0:
-        raise AssertionError("%s failed (%d): %s" % (" ".join(cmd), proc.returncode, proc.stderr.strip()))
-    return proc
 
 
 def container_logs(container, since=None):
@@ -57,15 +52,9 @@ def served_by(entries, marker=None):
     return counts
 
 
-def inspect(container):
-    return json.loads(sh("docker", "inspect", container).stdout)[0]
-
-
 def nginx_t(container, config):
     """`nginx -t -c CONFIG` inside the running balancer; returns nginx's output, raises when it fails."""
-    proc = sh("docker", "exec", container, "nginx", "-t", "-c", config, check=False)
-    assert proc.returncode == 0, proc.stderr
-    return proc.stderr
+    return nginx_test(container, config=config)
 
 
 def client(base_url, api_key="unused", connections=1, timeout=60.0, verify=True):

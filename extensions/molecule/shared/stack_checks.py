@@ -1,7 +1,8 @@
 """Whole-stack checks shared by the end-to-end scenarios (default, dual_socket, multi_host,
 stream_mode, rolling_update) and tests/integration.
 
-Everything here looks at the real system: the engine (`docker inspect`), the kernel
+Everything here looks at the real system: the engine (`docker inspect` or `podman inspect`: every
+helper that asks the engine takes `engine`, default docker), the kernel
 (`/proc/<pid>/status`, `ss`), nginx itself (`nginx -t`, its access log) and HTTP answers.
 """
 
@@ -12,37 +13,43 @@ import time
 
 import httpx
 
+from ovms_testinfra import cpulist
 from sse import stream_text
 
 MANAGED = "io.numaserve.managed=true"
 
 
-def sh(*cmd, check=True):
-    """Run a command, return stdout (text)."""
+def run(*cmd, check=True):
+    """Run a command, return the CompletedProcess (text); raise AssertionError with stderr when it fails."""
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if check and proc.returncode != 0:
         raise AssertionError("%s failed (%d): %s" % (" ".join(cmd), proc.returncode, proc.stderr.strip()))
-    return proc.stdout
+    return proc
 
 
-def managed_containers(inventory_host, include_stopped=True):
-    """Names of the managed containers labelled for INVENTORY_HOST, sorted."""
-    args = ["docker", "ps", "--filter", "label=" + MANAGED,
+def sh(*cmd, check=True):
+    """Run a command, return stdout (text)."""
+    return run(*cmd, check=check).stdout
+
+
+def managed_containers(inventory_host, include_stopped=True, engine="docker"):
+    """Names of the managed containers labelled for INVENTORY_HOST, sorted (ENGINE: docker or podman)."""
+    args = [engine, "ps", "--filter", "label=" + MANAGED,
             "--filter", "label=io.numaserve.host=" + inventory_host, "--format", "{{.Names}}"]
     if include_stopped:
         args.insert(2, "-a")
     return sorted(n for n in sh(*args).split() if n)
 
 
-def inspect(name):
-    return json.loads(sh("docker", "inspect", name))[0]
+def inspect(name, engine="docker"):
+    return json.loads(sh(engine, "inspect", "--type", "container", name))[0]
 
 
-def instance_containers(inventory_host):
+def instance_containers(inventory_host, engine="docker"):
     """{instance label: inspect()} of the model server containers of INVENTORY_HOST."""
     found = {}
-    for name in managed_containers(inventory_host):
-        info = inspect(name)
+    for name in managed_containers(inventory_host, engine=engine):
+        info = inspect(name, engine)
         labels = info["Config"]["Labels"] or {}
         if labels.get("io.numaserve.instance"):
             found[labels["io.numaserve.instance"]] = info
@@ -58,19 +65,9 @@ def proc_status(pid):
     return fields
 
 
-def cpulist(text):
-    cpus = set()
-    for part in text.strip().split(","):
-        if not part:
-            continue
-        lo, dummy, hi = part.partition("-")
-        cpus.update(range(int(lo), int(hi or lo) + 1))
-    return sorted(cpus)
-
-
-def pinning(container):
+def pinning(container, engine="docker"):
     """(cpus, mems) the kernel enforces on the container's main process (from /proc)."""
-    pid = inspect(container)["State"]["Pid"]
+    pid = inspect(container, engine)["State"]["Pid"]
     assert pid > 0, "%s is not running" % container
     status = proc_status(pid)
     return cpulist(status["Cpus_allowed_list"]), cpulist(status["Mems_allowed_list"])
@@ -93,10 +90,9 @@ def listeners(port):
     return sorted(line.split()[3].rpartition(":")[0].strip("[]") for line in out.splitlines() if line.strip())
 
 
-def nginx_test(container):
-    """Run `nginx -t` on the live configuration inside the balancer container; return its output (raises when it fails)."""
-    proc = subprocess.run(["docker", "exec", container, "nginx", "-t", "-c", "/etc/numaserve/nginx/nginx.conf"],
-                          capture_output=True, text=True, check=False)
+def nginx_test(container, engine="docker", config="/etc/numaserve/nginx/nginx.conf"):
+    """Run `nginx -t -c CONFIG` inside the running balancer container; return nginx's output (raises when it fails)."""
+    proc = run(engine, "exec", container, "nginx", "-t", "-c", config, check=False)
     assert proc.returncode == 0, proc.stderr
     return proc.stderr
 
@@ -124,10 +120,9 @@ def model_name(models_dir):
     return names[0]
 
 
-def upstreams_in_log(container, since):
-    """Upstream addresses (host:port) that nginx logged since SINCE (unix time), from `docker logs`."""
-    out = subprocess.run(["docker", "logs", "--since", str(int(since)), container],
-                         capture_output=True, text=True, check=False)
+def upstreams_in_log(container, since, engine="docker"):
+    """Upstream addresses (host:port) that nginx logged since SINCE (unix time), from `<engine> logs`."""
+    out = run(engine, "logs", "--since", str(int(since)), container, check=False)
     return set(re.findall(r"\b(\d{1,3}(?:\.\d{1,3}){3}:\d+)\b", out.stdout + out.stderr))
 
 

@@ -18,19 +18,7 @@ import shutil
 import sys
 import tempfile
 
-
-def parse_cpulist(text):
-    """'0-2,5' -> [0, 1, 2, 5]."""
-    cpus = []
-    for part in text.strip().split(","):
-        if not part:
-            continue
-        if "-" in part:
-            lo, hi = part.split("-", 1)
-            cpus.extend(range(int(lo), int(hi) + 1))
-        else:
-            cpus.append(int(part))
-    return sorted(set(cpus))
+from ovms_testinfra import cpulist as parse_cpulist  # '0-2,5' -> [0, 1, 2, 5]
 
 
 def format_cpulist(cpus):

@@ -2,7 +2,8 @@
 
 Expectations come from the scenario's own inventory (`ansible-inventory --list` on
 MOLECULE_INVENTORY_FILE) and from the topology the servers were given (the fixture sysfs tree of
-`numa_facts_sysfs_root`, or the real /sys): never from the code under test.
+`numa_facts_sysfs_root`, or the real /sys): never from the code under test. Containers are looked up
+with each host's engine (model_server_engine, load_balancer_engine).
 """
 
 import json
@@ -78,6 +79,16 @@ def published(info):
     return out
 
 
+def ms_engine(inv, server):
+    """The container engine of SERVER's model server instances (its model_server_engine)."""
+    return inv["hostvars"][server].get("model_server_engine", "docker")
+
+
+def lb_engine(inv, balancer):
+    """The container engine of BALANCER's nginx (its load_balancer_engine)."""
+    return inv["hostvars"][balancer].get("load_balancer_engine", "docker")
+
+
 def expected_bind_address(inv, server):
     if not inv["separate"] or server in inv["balancers"]:
         return "127.0.0.1"
@@ -87,7 +98,7 @@ def expected_bind_address(inv, server):
 def endpoints(inv, server):
     """['address:port'] the balancer must reach for SERVER's instances."""
     found = []
-    for info in instance_containers(server).values():
+    for info in instance_containers(server, ms_engine(inv, server)).values():
         for address, port in published(info):
             found.append("%s:%d" % (address, port))
     return sorted(found)
@@ -103,12 +114,12 @@ def test_one_pinned_instance_per_node(inventory):
     for server in inventory["servers"]:
         hv = inventory["hostvars"][server]
         nodes = read_nodes(hv.get("numa_facts_sysfs_root", "/sys"))
-        containers = instance_containers(server)
+        containers = instance_containers(server, ms_engine(inventory, server))
         assert sorted(containers) == sorted("node%d" % n for n in nodes), (server, sorted(containers))
         for node, cpus in nodes.items():
             info = containers["node%d" % node]
             assert info["State"]["Running"], info["Name"]
-            got_cpus, got_mems = pinning(info["Name"].lstrip("/"))
+            got_cpus, got_mems = pinning(info["Name"].lstrip("/"), ms_engine(inventory, server))
             assert got_cpus == cpus, (server, node, got_cpus)
             if hv.get("model_server_bind_memory", True):
                 assert got_mems == [node], (server, node, got_mems)
@@ -118,7 +129,7 @@ def test_ports_bound_where_they_should_be(inventory):
     """Instance ports are published on the address the balancer uses, and only there; the balancer listens."""
     for server in inventory["servers"]:
         want = expected_bind_address(inventory, server)
-        for info in instance_containers(server).values():
+        for info in instance_containers(server, ms_engine(inventory, server)).values():
             binds = published(info)
             assert binds, "%s publishes no port" % info["Name"]
             for address, port in binds:
@@ -131,7 +142,7 @@ def test_ports_bound_where_they_should_be(inventory):
 
 def test_nginx_config_is_valid(inventory):
     for balancer in inventory["balancers"]:
-        out = nginx_test(inventory["hostvars"][balancer]["load_balancer_container_name"])
+        out = nginx_test(inventory["hostvars"][balancer]["load_balancer_container_name"], lb_engine(inventory, balancer))
         assert "test is successful" in out
 
 
@@ -150,7 +161,7 @@ def test_keepalive_client_reaches_every_instance(inventory):
                                    connections=2 * len(want) if stream_mode else 1)
         assert all(isinstance(a, str) and a for a in answers)
         time.sleep(1)
-        seen = upstreams_in_log(hv["load_balancer_container_name"], since) & want
+        seen = upstreams_in_log(hv["load_balancer_container_name"], since, lb_engine(inventory, balancer)) & want
         assert seen == want, "instances never reached: %s" % sorted(want - seen)
 
 
@@ -165,7 +176,7 @@ def test_streaming_through_balancer(inventory):
 
 def test_balancer_container_is_managed(inventory):
     for balancer in inventory["balancers"]:
-        info = inspect(inventory["hostvars"][balancer]["load_balancer_container_name"])
+        info = inspect(inventory["hostvars"][balancer]["load_balancer_container_name"], lb_engine(inventory, balancer))
         labels = info["Config"]["Labels"] or {}
         assert labels.get("io.numaserve.managed") == "true"
         assert labels.get("io.numaserve.host") == balancer
