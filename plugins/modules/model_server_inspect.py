@@ -1,0 +1,150 @@
+#!/usr/bin/python
+# Copyright (c) 2026, numaserve.ovms developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: model_server_inspect
+author: numaserve.ovms developers (@numaserve)
+version_added: 1.2.0
+short_description: Read the model server containers of a host as the engine reports them
+description:
+  - Lists the managed model server containers of a host (labels C(io.numaserve.managed=true),
+    C(io.numaserve.host=<host>), C(io.numaserve.instance)) and/or the named containers, and returns the
+    parts of C(<engine> container inspect) the model server role compares with its plan (image, command,
+    cpusets, ports, mounts, user, limits, labels, state).
+  - Environment values are returned only as digests of C(NAME=value); secrets never leave the module.
+  - Only reads; runs in check mode too. Used by the role M(numaserve.ovms.model_server) (entry points
+    C(probe), C(replace), C(remove) and the run phase).
+options:
+  engine:
+    description: Container engine.
+    type: str
+    choices: [docker, podman]
+    default: docker
+  host:
+    description: List the managed containers labelled for this host (empty - do not list).
+    type: str
+    default: ""
+  names:
+    description: Containers to inspect as well (those that do not exist are left out).
+    type: list
+    elements: str
+    default: []
+  image:
+    description: An image whose local ID is returned as RV(image_id) (empty - none).
+    type: str
+    default: ""
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+"""
+
+EXAMPLES = r"""
+- name: Read the model server containers of this host
+  numaserve.ovms.model_server_inspect:
+    engine: docker
+    host: "{{ inventory_hostname }}"
+    names: [ovms-node0, ovms-node1]
+    image: openvino/model_server:2026.3
+  register: observed
+"""
+
+RETURN = r"""
+containers:
+  description:
+    - One entry per existing container, sorted by name - C(name), C(id), C(running), C(state), C(pid),
+      C(labels), C(image), C(image_id), C(command), C(cpuset_cpus), C(cpuset_mems), C(ports) (list of
+      C(host_ip), C(host_port), C(container_port)), C(rest_port) and C(grpc_port) (host ports of
+      C(--rest_port) and C(--port), null when not published), C(mounts), C(env) (digests), C(user),
+      C(ulimits), C(restart_policy), C(log_driver).
+  returned: success
+  type: list
+  elements: dict
+managed:
+  description: Names of the managed containers of O(host), sorted.
+  returned: success
+  type: list
+  elements: str
+managed_ports:
+  description: Host ports published by the running managed containers of O(host), sorted.
+  returned: success
+  type: list
+  elements: int
+image_id:
+  description: Local ID of O(image) without C(sha256:), empty when the image is not there.
+  returned: success
+  type: str
+engine_error:
+  description: Empty when the engine answered, else what it said (the caller fails with its own message).
+  returned: always
+  type: str
+"""
+
+import json
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.numaserve.ovms.plugins.module_utils.model_server_spec import (
+    LABEL_HOST, LABEL_INSTANCE, LABEL_MANAGED, discovered, observe)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "engine": {"type": "str", "choices": ["docker", "podman"], "default": "docker"},
+            "host": {"type": "str", "default": ""},
+            "names": {"type": "list", "elements": "str", "default": []},
+            "image": {"type": "str", "default": ""},
+        },
+        supports_check_mode=True,
+    )
+    engine, host = module.params["engine"], module.params["host"]
+    wanted = list(module.params["names"])
+    ids = []
+    if host:
+        rc, out, err = module.run_command([engine, "ps", "--all", "--no-trunc", "--quiet",
+                                           "--filter", "label=%s=true" % LABEL_MANAGED,
+                                           "--filter", "label=%s=%s" % (LABEL_HOST, host),
+                                           "--filter", "label=%s" % LABEL_INSTANCE])
+        if rc != 0:
+            module.exit_json(changed=False, containers=[], managed=[], managed_ports=[], image_id="",
+                             engine_error=(err or out).strip() or "%s ps exited %d" % (engine, rc))
+        ids = out.split()
+    containers = []
+    targets = ids + wanted
+    if targets:
+        # Non-existing names make inspect exit 1 but it still prints the others.
+        rc, out, err = module.run_command([engine, "container", "inspect"] + targets)
+        try:
+            docs = json.loads(out) if out.strip() else []
+        except ValueError:
+            module.exit_json(changed=False, containers=[], managed=[], managed_ports=[], image_id="",
+                             engine_error=(err or out).strip()[:500])
+        seen = set()
+        for doc in docs or []:
+            item = observe(doc)
+            if item["id"] not in seen:
+                seen.add(item["id"])
+                containers.append(item)
+    containers.sort(key=lambda c: c["name"])
+    image_id = ""
+    if module.params["image"]:
+        rc, out = module.run_command([engine, "image", "inspect", "--format", "{{.Id}}", module.params["image"]])[:2]
+        if rc == 0:
+            image_id = out.strip().split(":", 1)[-1]
+    managed = discovered(containers, host) if host else []
+    ports = sorted(set(p["host_port"] for c in managed if c["running"] for p in c["ports"]))
+    module.exit_json(changed=False, containers=containers, managed=[c["name"] for c in managed], managed_ports=ports,
+                     image_id=image_id, engine_error="")
+
+
+if __name__ == "__main__":
+    main()
