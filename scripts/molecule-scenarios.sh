@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
 # The Molecule scenarios, in the order `make test` runs them (extensions/molecule/*/molecule.yml).
-# MOLECULE_SCENARIOS="a b" overrides the list.
+# MOLECULE_SCENARIOS="a b" overrides the list. MOLECULE_FAMILY=stack|model_server|load_balancer keeps
+# the scenarios of one family: those whose molecule.yml names ../shared/<family>_converge.yml
+# (see extensions/molecule/config.yml).
 set -euo pipefail
 cd "$(dirname "$0")/../extensions/molecule"
 if [[ -n ${MOLECULE_SCENARIOS:-} ]]; then echo "$MOLECULE_SCENARIOS"; exit 0; fi
 for f in */molecule.yml; do
-    [[ -e $f ]] && dirname "$f"
+    [[ -e $f ]] || continue
+    if [[ -n ${MOLECULE_FAMILY:-} ]] && ! grep -q "shared/${MOLECULE_FAMILY}_converge\.yml" "$f"; then
+        continue
+    fi
+    dirname "$f"
 done | sort
