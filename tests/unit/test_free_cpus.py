@@ -2,8 +2,9 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """numa_facts_free_cpus (numaserve.ovms.numa_facts) and how load_balancer pins a co-located nginx to it:
-the role on fixture trees (localhost, local connection), then load_balancer's vars/template rendered with
-that fact. Nothing on the host changes."""
+the role on fixture trees (localhost, local connection), then the filters load_balancer's vars use
+(numaserve.ovms.load_balancer_cpuset / load_balancer_workers) applied to that fact. Nothing on the host
+changes."""
 
 import json
 import os
@@ -26,14 +27,14 @@ def run(tmp_path, hosts):
         name: dict(vars, ansible_connection="local", ansible_python_interpreter=sys.executable)
         for name, vars in hosts.items()}}}
     (tmp_path / "inventory.json").write_text(json.dumps(inventory))
-    # load_balancer's own vars file, so the test renders the role's expressions, not a copy of them
+    # the filters roles/load_balancer/vars/main.yml computes __load_balancer_cpuset and _workers with
     (tmp_path / "play.yml").write_text(
         "- hosts: ovms_servers\n  gather_facts: false\n  roles: [numaserve.ovms.numa_facts]\n"
-        "  vars_files: [%s]\n  vars:\n    load_balancer_worker_processes: auto\n"
-        "    load_balancer_cpuset_cpus: \"{{ lb_cpuset | default('auto') }}\"\n"
+        "  vars:\n    lb_setting: \"{{ lb_cpuset | default('auto') }}\"\n"
+        "    lb_pinned: \"{{ lb_setting | numaserve.ovms.load_balancer_cpuset(numa_facts_free_cpus | default('')) }}\"\n"
         "  tasks:\n    - ansible.builtin.debug:\n        msg: \"RESULT {{ {'free': numa_facts_free_cpus, "
-        "'cpuset': __load_balancer_cpuset, 'workers': __load_balancer_workers | string} | to_json }}\"\n"
-        % os.path.join(ROOT, "roles", "load_balancer", "vars", "main.yml"))
+        "'cpuset': lb_pinned, 'workers': 'auto' | numaserve.ovms.load_balancer_workers(lb_pinned) | string} "
+        "| to_json }}\"\n")
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_STDOUT_CALLBACK="default",
                ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"), ANSIBLE_RETRY_FILES_ENABLED="0")
     env.setdefault("ANSIBLE_COLLECTIONS_PATH", os.path.join(ROOT, ".venv", "collections"))
