@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 ---
 module: model_server_inspect
 author: numaserve.ovms developers (@numaserve)
-version_added: 1.2.0
+version_added: 1.1.0
 short_description: Read the model server containers of a host as the engine reports them
 description:
   - Lists the managed model server containers of a host (labels C(io.numaserve.managed=true),
@@ -78,6 +78,11 @@ managed_ports:
   returned: success
   type: list
   elements: int
+pids:
+  description: Main process ID of each container of O(names), in that order (0 when it does not run or does not exist).
+  returned: success
+  type: list
+  elements: int
 image_id:
   description: Local ID of O(image) without C(sha256:), empty when the image is not there.
   returned: success
@@ -115,7 +120,7 @@ def main():
                                            "--filter", "label=%s=%s" % (LABEL_HOST, host),
                                            "--filter", "label=%s" % LABEL_INSTANCE])
         if rc != 0:
-            module.exit_json(changed=False, containers=[], managed=[], managed_ports=[], image_id="",
+            module.exit_json(changed=False, containers=[], managed=[], managed_ports=[], pids=[0] * len(wanted), image_id="",
                              engine_error=(err or out).strip() or "%s ps exited %d" % (engine, rc))
         ids = out.split()
     containers = []
@@ -126,7 +131,7 @@ def main():
         try:
             docs = json.loads(out) if out.strip() else []
         except ValueError:
-            module.exit_json(changed=False, containers=[], managed=[], managed_ports=[], image_id="",
+            module.exit_json(changed=False, containers=[], managed=[], managed_ports=[], pids=[0] * len(wanted), image_id="",
                              engine_error=(err or out).strip()[:500])
         seen = set()
         for doc in docs or []:
@@ -142,8 +147,10 @@ def main():
             image_id = out.strip().split(":", 1)[-1]
     managed = discovered(containers, host) if host else []
     ports = sorted(set(p["host_port"] for c in managed if c["running"] for p in c["ports"]))
+    by_name = dict((c["name"], c) for c in containers)
+    pids = [by_name[n]["pid"] if n in by_name and by_name[n]["running"] else 0 for n in wanted]
     module.exit_json(changed=False, containers=containers, managed=[c["name"] for c in managed], managed_ports=ports,
-                     image_id=image_id, engine_error="")
+                     pids=pids, image_id=image_id, engine_error="")
 
 
 if __name__ == "__main__":
