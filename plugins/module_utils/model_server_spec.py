@@ -22,6 +22,8 @@ import hashlib
 import json
 import re
 
+from ansible_collections.numaserve.ovms.plugins.module_utils.containers import (
+    CONFIG_HASH_LABEL, HOST_LABEL, INSTANCE_LABEL, MANAGED_LABEL, container_labels)
 from ansible_collections.numaserve.ovms.plugins.module_utils.cpulist import parse_cpulist
 from ansible_collections.numaserve.ovms.plugins.module_utils.model_server_config import ovms_command
 
@@ -31,10 +33,11 @@ __all__ = [
     "parse_proc_status", "proc_problems", "url_host",
 ]
 
-LABEL_MANAGED = "io.numaserve.managed"
-LABEL_HOST = "io.numaserve.host"
-LABEL_INSTANCE = "io.numaserve.instance"
-LABEL_CONFIG_HASH = "io.numaserve.config-hash"
+# The label scheme is defined once, in plugins/module_utils/containers.py.
+LABEL_MANAGED = MANAGED_LABEL
+LABEL_HOST = HOST_LABEL
+LABEL_INSTANCE = INSTANCE_LABEL
+LABEL_CONFIG_HASH = CONFIG_HASH_LABEL
 # A container whose REST port moves keeps serving under this name until it is drained and removed.
 RETIRING_SUFFIX = "-retiring"
 CONFIG_HASH_LENGTH = 16
@@ -133,7 +136,7 @@ def endpoint_of(role, instance, rest_port=None, grpc_port=None):
 def instance_spec(role, source, instance):
     """Everything about one instance's container.
 
-    role: the role's settings (see roles/model_server/vars/main.yml ``__model_server_role``);
+    role: the role's settings (built in roles/model_server/vars/main.yml);
     source: the result of numaserve.ovms.model_server_source; instance: one entry of ovms_instances.
     Returns {container, spec (the _container_spec of numaserve.ovms._container), labels, config_hash,
     endpoint, url, command, published_ports, mount, cpuset_mems}.
@@ -162,12 +165,7 @@ def instance_spec(role, source, instance):
         "nofile": role.get("nofile_raw", role["nofile"]), "nproc": role.get("nproc_raw", role.get("nproc", 0)),
         "source": source.get("content_hash"),
     })
-    labels = {
-        LABEL_MANAGED: "true",
-        LABEL_HOST: role["host"],
-        LABEL_INSTANCE: instance["name"],
-        LABEL_CONFIG_HASH: digest[:CONFIG_HASH_LENGTH],
-    }
+    labels = container_labels(role["host"], instance=instance["name"], config_hash=digest[:CONFIG_HASH_LENGTH])
     spec = {
         "image": role["image"],
         "command": command,
