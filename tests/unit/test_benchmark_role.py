@@ -72,13 +72,6 @@ def test_every_variable_is_documented(doc):
         assert re.search(r"`%s`" % key, text), (doc, key)
 
 
-def test_no_task_file_reads_another_roles_private_variables():
-    for name in os.listdir(os.path.join(ROLE, "tasks")):
-        text = read(ROLE, "tasks", name)
-        assert not re.search(r"__(?!benchmark_)[a-z]+_", text.replace("__container", "")), name
-        assert "__container_" not in text, name
-
-
 # --- the playbook against a local streaming server --------------------------------------------------------
 
 @pytest.fixture
