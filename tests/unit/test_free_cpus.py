@@ -27,7 +27,7 @@ def run(tmp_path, hosts):
         name: dict(vars, ansible_connection="local", ansible_python_interpreter=sys.executable)
         for name, vars in hosts.items()}}}
     (tmp_path / "inventory.json").write_text(json.dumps(inventory))
-    # the filters roles/load_balancer/vars/main.yml computes __load_balancer_cpuset and _workers with
+    # the filters roles/load_balancer/vars/main.yml pins the nginx container and sizes its workers with
     (tmp_path / "play.yml").write_text(
         "- hosts: ovms_servers\n  gather_facts: false\n  roles: [numaserve.ovms.numa_facts]\n"
         "  vars:\n    lb_setting: \"{{ lb_cpuset | default('auto') }}\"\n"
