@@ -233,7 +233,7 @@ def _bindings(port_bindings):
     out = {}
     for key, binds in (port_bindings or {}).items():
         try:
-            cport = int(str(key).split("/")[0])
+            cport = int(str(key).split("/", maxsplit=1)[0])
         except ValueError:
             continue
         for bind in binds or []:

@@ -40,10 +40,14 @@ options:
     default: ""
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   platform:
+    description: Target OS/families that can be operated against.
+    support: full
     platforms: posix
 """
 
@@ -114,14 +118,15 @@ def main():
     engine, host = module.params["engine"], module.params["host"]
     wanted = list(module.params["names"])
     ids = []
+    nothing = {"changed": False, "containers": [], "managed": [], "managed_ports": [], "pids": [0] * len(wanted),
+               "image_id": ""}
     if host:
         rc, out, err = module.run_command([engine, "ps", "--all", "--no-trunc", "--quiet",
                                            "--filter", "label=%s=true" % LABEL_MANAGED,
                                            "--filter", "label=%s=%s" % (LABEL_HOST, host),
                                            "--filter", "label=%s" % LABEL_INSTANCE])
         if rc != 0:
-            module.exit_json(changed=False, containers=[], managed=[], managed_ports=[], pids=[0] * len(wanted), image_id="",
-                             engine_error=(err or out).strip() or "%s ps exited %d" % (engine, rc))
+            module.exit_json(engine_error=(err or out).strip() or "%s ps exited %d" % (engine, rc), **nothing)
         ids = out.split()
     containers = []
     targets = ids + wanted
@@ -131,8 +136,7 @@ def main():
         try:
             docs = json.loads(out) if out.strip() else []
         except ValueError:
-            module.exit_json(changed=False, containers=[], managed=[], managed_ports=[], pids=[0] * len(wanted), image_id="",
-                             engine_error=(err or out).strip()[:500])
+            module.exit_json(engine_error=(err or out).strip()[:500], **nothing)
         seen = set()
         for doc in docs or []:
             item = observe(doc)
