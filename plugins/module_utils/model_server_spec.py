@@ -399,7 +399,8 @@ def probe_result(wanted, observed, host, image_id="", address=""):
     {host, instances: [{instance, container, running, endpoint, replace, reasons, port_moved, url}],
     stale: [{container, endpoint}]}. ``endpoint`` is where a running container serves now (its real
     ports), {} when it does not run; ``replace`` is true when the run would (re)create the container
-    (``reasons`` says why; ``absent`` for one that does not exist).
+    (``reasons`` says why; ``absent`` for one that does not exist); ``port_moved`` is true when its REST
+    port moved and the new container can run beside the old one (no host port in common).
     """
     by_name = dict((item["name"], item) for item in observed)
     names = set()
@@ -414,7 +415,11 @@ def probe_result(wanted, observed, host, image_id="", address=""):
             reasons = differences(want, have, image_id)
             entry.update(running=have["running"], replace=bool(reasons), reasons=reasons)
             if have["running"] and have["rest_port"] is not None:
-                entry["port_moved"] = have["rest_port"] != want["endpoint"]["port"]
+                # Moved: the new container can start beside the old one (no host port in common, e.g. an
+                # unchanged gRPC port); otherwise it is replaced in place like any other change.
+                held = set(p["host_port"] for p in have["ports"])
+                wanted_ports = set(_parse_port(p)[1] for p in want["spec"]["published_ports"])
+                entry["port_moved"] = have["rest_port"] != want["endpoint"]["port"] and not held & wanted_ports
                 entry["endpoint"] = dict(want["endpoint"], port=have["rest_port"], grpc_port=have["grpc_port"])
                 if entry["port_moved"]:
                     entry["url"] = "http://%s:%s" % (want["url"].split("//", 1)[1].rsplit(":", 1)[0],

@@ -182,6 +182,12 @@ def test_probe_result_running_moved_absent_and_stale():
     assert got["stale"] == [{"container": "ovms-node9", "endpoint": {
         "host": "h1", "instance": "node9", "container": "ovms-node9", "address": "127.0.0.1", "port": 18513,
         "grpc_port": 18600, "nodes": [], "cpuset_cpus": "0-1", "cpus": 2}}]
+    # Only the REST port moves, the gRPC port stays: they cannot run side by side, replaced in place.
+    grpc_old = mss.instance_spec(ROLE, SOURCE, dict(INSTANCE, rest_port=18514))
+    grpc_seen = mss.observe(inspect_doc(grpc_old["spec"]))
+    in_place = mss.probe_result(wanted[:1], [grpc_seen], "h1")["instances"][0]
+    assert in_place["replace"] and "ports" in in_place["reasons"] and not in_place["port_moved"]
+    assert in_place["endpoint"]["port"] == 18514
     published = mss.probe_gated(got, [])
     assert published["instances"][0]["endpoint"] == {}
     assert published["instances"][1]["endpoint"]["port"] == 18514
