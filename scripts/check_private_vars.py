@@ -53,8 +53,8 @@ def scanned_files(root):
 
 def private_uses(text, prefixes):
     """(line number, name, role) of every name that starts with a role's private prefix."""
-    pattern = re.compile(r"(?<![A-Za-z0-9_])(%s)[A-Za-z0-9_]*" % "|".join(re.escape(p) for p in
-                                                                           sorted(set(prefixes.values()), key=len, reverse=True)))
+    alternatives = "|".join(re.escape(p) for p in sorted(set(prefixes.values()), key=len, reverse=True))
+    pattern = re.compile(r"(?<![A-Za-z0-9_])(%s)[A-Za-z0-9_]*" % alternatives)
     by_prefix = {v: k for k, v in prefixes.items()}
     for number, line in enumerate(text.splitlines(), 1):
         for match in pattern.finditer(line):
