@@ -222,10 +222,20 @@ def missing_only(stderr):
     return all("no such" in line.lower() for line in lines)
 
 
+# What ansible.builtin.command says when the engine's executable is missing (its message when the
+# executable cannot be run, and the OS error), as opposed to an engine that is installed but does not answer.
+NOT_INSTALLED_SIGNS = ("Error executing command", "No such file or directory: b'", "command not found")
+
+
 def engine_error(engine, host, said, variable=None):
     """The message when ``engine`` does not answer on ``host``: what it said and the fix."""
     variable = variable or "the container engine"
+    said = (said or "").strip()
+    if any(sign in said for sign in NOT_INSTALLED_SIGNS):
+        package = "docker.io" if engine == "docker" else "podman"
+        return ("%s: %s is not installed on %s (%s); install it (Debian: apt-get install %s) or set %s to the "
+                "engine this host has." % (variable, engine, host, said, package, variable))
     service = "docker" if engine == "docker" else "podman.socket"
     return ("%s: %s does not answer on %s (%s). Start the engine (systemctl start %s), run the play with "
             "become: true, or set %s to the engine this host has."
-            % (variable, engine, host, (said or "").strip(), service, variable))
+            % (variable, engine, host, said, service, variable))

@@ -247,7 +247,8 @@ CASES = {
     "lb-image-malformed": ({"load_balancer_image": "nginx:"}, None, None,
                            [r"load_balancer_image", r"not a valid image reference"]),
     "engine-not-installed": ({"model_server_engine": "podman", "load_balancer_engine": "podman"}, None, "no-podman",
-                             [r"model_server_engine", r"install|not installed|not found"]),
+                             # the balancer hosts are checked first (site step 2): either variable names it
+                             [r"model_server_engine|load_balancer_engine", r"install|not installed|not found"]),
     "engine-unknown": ({"model_server_engine": "containerd"}, None, None,
                        [r"model_server_engine", r"docker or podman|docker, podman"]),
     "lb-mode-unknown": ({"load_balancer_mode": "tcp"}, None, None,

@@ -142,3 +142,10 @@ def test_missing_only_and_engine_error():
                    "(systemctl start docker), run the play with become: true, or set model_server_engine to the "
                    "engine this host has.")
     assert "podman.socket" in c.engine_error("podman", "h1", "", None)
+
+
+@pytest.mark.parametrize("said", ["Error executing command.", "[Errno 2] No such file or directory: b'podman'"])
+def test_engine_error_says_not_installed_when_the_executable_is_missing(said):
+    msg = c.engine_error("podman", "h1", said, "load_balancer_engine")
+    assert msg.startswith("load_balancer_engine: podman is not installed on h1 (")
+    assert msg.endswith("install it (Debian: apt-get install podman) or set load_balancer_engine to the engine this host has.")
