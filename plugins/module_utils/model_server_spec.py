@@ -396,9 +396,10 @@ def probe_result(wanted, observed, host, image_id="", address=""):
 
     wanted: instance_spec() of every planned instance; observed: observe() of the host's managed
     containers (and of the planned names); image_id: the local ID of the wanted image. Returns
-    {host, instances: [{instance, container, running, endpoint, replace, reasons, port_moved, url}],
-    stale: [{container, endpoint}]}. ``endpoint`` is where a running container serves now (its real
-    ports), {} when it does not run; ``replace`` is true when the run would (re)create the container
+    {host, instances: [{instance, container, running, endpoint, image, replace, reasons, port_moved, url}],
+    stale: [{container, endpoint, image}]}. ``endpoint`` is where a running container serves now (its real
+    ports), {} when it does not run; ``image`` is the image reference the existing container was created
+    from ("" when there is none: what a rollback puts back); ``replace`` is true when the run would (re)create the container
     (``reasons`` says why; ``absent`` for one that does not exist); ``port_moved`` is true when its REST
     port moved and the new container can run beside the old one (no host port in common).
     """
@@ -410,10 +411,10 @@ def probe_result(wanted, observed, host, image_id="", address=""):
         names.add(name)
         have = by_name.get(name)
         entry = {"instance": want["endpoint"]["instance"], "container": name, "running": False, "endpoint": {},
-                 "replace": True, "reasons": ["absent"], "port_moved": False, "url": want["url"]}
+                 "image": "", "replace": True, "reasons": ["absent"], "port_moved": False, "url": want["url"]}
         if have is not None:
             reasons = differences(want, have, image_id)
-            entry.update(running=have["running"], replace=bool(reasons), reasons=reasons)
+            entry.update(running=have["running"], image=have["image"], replace=bool(reasons), reasons=reasons)
             if have["running"] and have["rest_port"] is not None:
                 # Moved: the new container can start beside the old one (no host port in common, e.g. an
                 # unchanged gRPC port); otherwise it is replaced in place like any other change.
@@ -426,7 +427,7 @@ def probe_result(wanted, observed, host, image_id="", address=""):
                                                      have["rest_port"])
         instances.append(entry)
     address = address or (wanted[0]["endpoint"]["address"] if wanted else "")
-    stale = [{"container": item["name"], "endpoint": _stale_endpoint(item, host, address)}
+    stale = [{"container": item["name"], "endpoint": _stale_endpoint(item, host, address), "image": item["image"]}
              for item in discovered(observed, host) if item["name"] not in names]
     return {"host": host, "instances": instances, "stale": stale}
 

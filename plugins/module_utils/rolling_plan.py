@@ -4,7 +4,7 @@
 """The plan of a rolling update on one server, from model_server's probe result.
 
 Pure functions of ``model_server_probe`` ({host, instances: [{instance, container, running, endpoint,
-replace, reasons, port_moved}], stale: [{container, endpoint}]}) and the server's plan
+image, replace, reasons, port_moved}], stale: [{container, endpoint, image}]}) and the server's plan
 (``ovms_instances``); the role numaserve.ovms.rolling_update only renders their results.
 
 One step per instance to roll, in plan order:
@@ -68,10 +68,11 @@ def dead_stale(probe):
     return [s.get("container") for s in _entries(probe, "stale") if not s.get("endpoint")]
 
 
-def _step(kind, host, instance, container, leaving, reasons):
-    # Copies: a step shares nothing with the probe result it was made from.
+def _step(kind, host, instance, container, leaving, reasons, image):
+    # Copies: a step shares nothing with the probe result it was made from. ``image``: what the leaving
+    # container runs (what a rollback puts back).
     return {"kind": kind, "host": host, "instance": instance, "container": container,
-            "leaving": copy.deepcopy(leaving), "reasons": copy.deepcopy(reasons)}
+            "leaving": copy.deepcopy(leaving), "reasons": copy.deepcopy(reasons), "image": image or ""}
 
 
 def steps(probe, instances, host, force=False, apply_plan=False):
@@ -89,7 +90,8 @@ def steps(probe, instances, host, force=False, apply_plan=False):
             continue
         kind = "moved" if i.get("port_moved") else "in_place"
         if kind == "in_place" or apply_plan:
-            out.append(_step(kind, host, i.get("instance"), i.get("container"), endpoint, i.get("reasons", [])))
+            out.append(_step(kind, host, i.get("instance"), i.get("container"), endpoint, i.get("reasons", []),
+                             i.get("image")))
     if not apply_plan:
         return out
     waiting = [i.get("instance") for i in probed if not i.get("running")]
@@ -108,5 +110,5 @@ def steps(probe, instances, host, force=False, apply_plan=False):
             if _int(p.get("rest_port")) in held or (p.get("grpc_port") and _int(p.get("grpc_port")) in held):
                 taken.append(name)
                 out.append(_step("takeover", host, name, s.get("container"), endpoint,
-                                 ["port held by %s" % s.get("container")]))
+                                 ["port held by %s" % s.get("container")], s.get("image")))
     return out

@@ -179,7 +179,9 @@ def test_probe_result_running_moved_absent_and_stale():
     assert second["replace"] and "ports" in second["reasons"] and second["port_moved"]
     assert second["endpoint"]["port"] == 18514 and second["url"] == "http://127.0.0.1:18514"
     assert (third["running"], third["replace"], third["reasons"], third["endpoint"]) == (False, True, ["absent"], {})
-    assert got["stale"] == [{"container": "ovms-node9", "endpoint": {
+    # What a rollback puts back: the image the existing container runs; none for an absent one.
+    assert (first["image"], second["image"], third["image"]) == (ROLE["image"], ROLE["image"], "")
+    assert got["stale"] == [{"container": "ovms-node9", "image": ROLE["image"], "endpoint": {
         "host": "h1", "instance": "node9", "container": "ovms-node9", "address": "127.0.0.1", "port": 18513,
         "grpc_port": 18600, "nodes": [], "cpuset_cpus": "0-1", "cpus": 2}}]
     # Only the REST port moves, the gRPC port stays: they cannot run side by side, replaced in place.

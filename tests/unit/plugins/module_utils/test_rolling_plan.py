@@ -23,6 +23,7 @@ def endpoint(instance, port, grpc_port=None, address="10.0.0.1"):
 def probed(instance, port=None, grpc_port=None, replace=False, reasons=(), port_moved=False):
     """A probe entry: running and serving on ``port``, or not running when ``port`` is None."""
     return {"instance": instance, "container": "ovms-" + instance, "running": port is not None,
+            "image": "ovms:old-" + instance if port is not None else "",
             "endpoint": endpoint(instance, port, grpc_port) if port is not None else {},
             "replace": replace, "reasons": list(reasons), "port_moved": port_moved}
 
@@ -32,7 +33,7 @@ def planned(name, rest_port, grpc_port=None):
 
 
 def stale(container, ep):
-    return {"container": container, "endpoint": ep}
+    return {"container": container, "endpoint": ep, "image": "ovms:stale"}
 
 
 def kinds(steps):
@@ -54,7 +55,7 @@ def test_one_in_place_step_keeps_the_probe_reasons_and_leaving_endpoint():
     probe = {"instances": [probed("node0", 8001, 9001, replace=True, reasons=["image"]), probed("node1", 8002)]}
     assert rolling_plan.steps(probe, PLAN, "srv1") == [{
         "kind": "in_place", "host": "srv1", "instance": "node0", "container": "ovms-node0",
-        "leaving": endpoint("node0", 8001, 9001), "reasons": ["image"]}]
+        "leaving": endpoint("node0", 8001, 9001), "reasons": ["image"], "image": "ovms:old-node0"}]
 
 
 def test_force_replaces_every_running_serving_instance_in_probe_order():
@@ -84,7 +85,7 @@ def test_takeover_of_a_stale_holder_of_the_rest_port():
     assert rolling_plan.steps(probe, PLAN, "srv1") == []
     assert rolling_plan.steps(probe, PLAN, "srv1", apply_plan=True) == [{
         "kind": "takeover", "host": "srv1", "instance": "node0", "container": "old-ovms-node0",
-        "leaving": holder, "reasons": ["port held by old-ovms-node0"]}]
+        "leaving": holder, "reasons": ["port held by old-ovms-node0"], "image": "ovms:stale"}]
     assert rolling_plan.serving(probe) == [endpoint("node1", 8002), holder]
 
 
