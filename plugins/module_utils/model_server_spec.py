@@ -299,6 +299,8 @@ def observe(doc):
         "pid": int(state.get("Pid") or 0),
         "labels": dict(config.get("Labels") or {}),
         "image": _image(config.get("Image") or doc.get("ImageName")),
+        # As the container was created with it (what a rollback gives back to the engine).
+        "image_ref": str(config.get("Image") or doc.get("ImageName") or ""),
         "image_id": _image_id(doc.get("Image")),
         "command": command,
         "cpuset_cpus": str(host_config.get("CpusetCpus") or ""),
@@ -414,7 +416,8 @@ def probe_result(wanted, observed, host, image_id="", address=""):
                  "image": "", "replace": True, "reasons": ["absent"], "port_moved": False, "url": want["url"]}
         if have is not None:
             reasons = differences(want, have, image_id)
-            entry.update(running=have["running"], image=have["image"], replace=bool(reasons), reasons=reasons)
+            entry.update(running=have["running"], image=have.get("image_ref") or have["image"], replace=bool(reasons),
+                         reasons=reasons)
             if have["running"] and have["rest_port"] is not None:
                 # Moved: the new container can start beside the old one (no host port in common, e.g. an
                 # unchanged gRPC port); otherwise it is replaced in place like any other change.
@@ -427,7 +430,8 @@ def probe_result(wanted, observed, host, image_id="", address=""):
                                                      have["rest_port"])
         instances.append(entry)
     address = address or (wanted[0]["endpoint"]["address"] if wanted else "")
-    stale = [{"container": item["name"], "endpoint": _stale_endpoint(item, host, address), "image": item["image"]}
+    stale = [{"container": item["name"], "endpoint": _stale_endpoint(item, host, address),
+              "image": item.get("image_ref") or item["image"]}
              for item in discovered(observed, host) if item["name"] not in names]
     return {"host": host, "instances": instances, "stale": stale}
 

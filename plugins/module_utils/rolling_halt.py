@@ -21,6 +21,15 @@ def _one_line(text):
     return " ".join(str(text or "").split())
 
 
+def _cause(text):
+    """The gate's message without the container's state and log lines (printed above it): one line."""
+    cause = _one_line(text)
+    for cut in (" Container state:", " Last "):
+        if cut in cause:
+            cause = cause.split(cut, 1)[0]
+    return cause if len(cause) <= 400 else cause[:397] + "..."
+
+
 def rollback_steps(replaced, failed):
     """In-place steps back to the previous image: first the instances the run replaced (``replaced``:
     [{host, instance, image, endpoint}]), then the ones that failed their gate (``failed``: failure
@@ -78,10 +87,10 @@ def halt_line(failures, waves, replaced=0, rollback=False, rolled_back=0):
     first = update[0]
     where = "rolling_update: halted in wave %s of %s: " % (first.get("wave"), waves)
     if first.get("canary"):
-        what = _one_line(first.get("failure"))
+        what = _cause(first.get("failure"))
     else:
         what = "%s/%s (%s) failed its readiness gate: %s" % (
-            first.get("host"), first.get("instance"), first.get("container"), _one_line(first.get("failure")))
+            first.get("host"), first.get("instance"), first.get("container"), _cause(first.get("failure")))
     others = ["%s/%s" % (f.get("host"), f.get("instance")) for f in update[1:] if not f.get("canary")]
     if others:
         what += "; also failed: " + ", ".join(others)

@@ -97,8 +97,9 @@ def _mean(values):
 
 
 def estimate(waves, timings, pause_seconds=0):
-    """{seconds, waves, basis}: each wave takes the slowest of its steps (drain + replace of the step's
-    server, or the mean of the servers with kept times) plus the mean overhead of a wave; the pause
+    """{seconds, waves, basis}: each wave takes its slowest server (drain + replace times its instances
+    of the wave, from that server's kept times or the mean of the servers with kept times) plus the
+    mean overhead of a wave; the pause
     follows the canary wave. Without any kept times the duration is unknown (seconds None)."""
     known = dict((host, t) for host, t in (timings or {}).items() if t)
     if not known:
@@ -109,10 +110,15 @@ def estimate(waves, timings, pause_seconds=0):
     overhead = _mean([float(t.get("wave_overhead_seconds", 0)) for t in known.values()])
     per_wave = []
     for wave in waves or []:
-        slowest = 0.0
+        # A server drains its instances of the wave together, then replaces them one after the other.
+        counts = {}
         for step in wave["steps"]:
-            t = known.get(step.get("host"))
-            took = (float(t.get("drain_seconds", 0)) + float(t.get("replace_seconds", 0))) if t else drain + replace
+            counts[step.get("host")] = counts.get(step.get("host"), 0) + 1
+        slowest = 0.0
+        for host, count in counts.items():
+            t = known.get(host)
+            took = (float(t.get("drain_seconds", 0)) + count * float(t.get("replace_seconds", 0))) if t \
+                else drain + count * replace
             slowest = max(slowest, took)
         seconds = slowest + overhead + (float(pause_seconds or 0) if wave.get("canary") else 0.0)
         per_wave.append(round(seconds, 1))

@@ -227,3 +227,13 @@ def test_image_checks():
     assert mss.image_checks("openvino/model_server") == {"valid": True, "pinned": False}
     assert mss.image_checks("OpenVINO/Model_Server:1")["valid"] is False
     assert mss.image_checks(None) == {"valid": False, "pinned": False}
+
+
+def test_probe_image_is_the_reference_the_container_was_created_with():
+    # Compared without "localhost/" (Podman expands short names), given back as created: a rollback
+    # hands it to the engine again.
+    wanted = [mss.instance_spec(dict(ROLE, image="localhost/numaserve/ovms:v1"), SOURCE, INSTANCE)]
+    have = mss.observe(inspect_doc(wanted[0]["spec"]))
+    assert (have["image"], have["image_ref"]) == ("numaserve/ovms:v1", "localhost/numaserve/ovms:v1")
+    got = mss.probe_result(wanted, [have], "h1")
+    assert got["instances"][0]["image"] == "localhost/numaserve/ovms:v1"

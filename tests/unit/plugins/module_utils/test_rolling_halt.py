@@ -82,6 +82,17 @@ def test_halt_line_without_rollback_says_how_to_resume_and_roll_back():
     assert "\n" not in line
 
 
+def test_halt_line_keeps_the_cause_and_leaves_the_log_lines_out():
+    gate = ("model_server: instance node0 (container s2-ovms-node0, http://10.0.0.2:8001) failed the readiness gate "
+            "after 0.8 s: /v1/config reports test/llm=LOADING/FAILED_PRECONDITION. Container state: running (exit code 0)."
+            " Last 40 log lines:\n[2026-12-02 14:18:33.200][7][serving][info] starting\n...")
+    line = rolling_halt.halt_line([failure("s2", "node0", text=gate)], 5, replaced=3)
+    assert ("failed its readiness gate: model_server: instance node0 (container s2-ovms-node0, http://10.0.0.2:8001) "
+            "failed the readiness gate after 0.8 s: /v1/config reports test/llm=LOADING/FAILED_PRECONDITION.; 3 instance(s)"
+            ) in line
+    assert "log lines" not in line and "\n" not in line
+
+
 def test_halt_line_after_a_rollback():
     line = rolling_halt.halt_line([failure("s2", "node0")], 5, replaced=3, rollback=True, rolled_back=4)
     assert line.endswith("; rolled back 4 instance(s) to the image each ran before: every instance serves its old version.")

@@ -268,3 +268,14 @@ def test_summary_is_the_public_fact():
         {"index": 2, "canary": False,
          "steps": [{"host": "server1", "instance": "node1", "kind": "moved", "key": ""}]},
     ]
+
+
+def test_estimate_counts_one_replacement_per_instance_of_a_server_in_the_wave():
+    # allow_host_unavailable: both instances of s1 in one wave; they drain together, then are replaced
+    # one after the other.
+    two = [{"host": "s1", "instance": "node%d" % i, "kind": "in_place",
+            "leaving": {"address": "10.0.0.1", "port": 8001 + i}} for i in range(2)]
+    waves = rolling_waves.plan_waves(two, {"s1": 2}, 2, canary=0, allow_host_unavailable=True)
+    assert [w["width"] for w in waves] == [2]
+    timings = {"s1": {"drain_seconds": 1.0, "replace_seconds": 4.0, "wave_overhead_seconds": 2.0}}
+    assert rolling_waves.estimate(waves, timings)["waves"] == [1.0 + 2 * 4.0 + 2.0]
