@@ -3,8 +3,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Filters of the benchmark role: numaserve.ovms.benchmark_instances, benchmark_problems,
 benchmark_access_log_command, benchmark_command, benchmark_configuration,
-benchmark_baseline_configuration, benchmark_baseline_url, benchmark_baseline_plan and
-benchmark_baseline_settings.
+benchmark_baseline_configuration, benchmark_baseline_url, benchmark_baseline_plan,
+benchmark_baseline_settings and benchmark_result.
 
 Documentation: the .yml files of the same names next to this file. The logic lives in
 plugins/module_utils/benchmark.py.
@@ -48,6 +48,7 @@ FILTERS = {
     "benchmark_baseline_url": benchmark.baseline_url,
     "benchmark_baseline_plan": benchmark.baseline_plan,
     "benchmark_baseline_settings": benchmark.baseline_settings,
+    "benchmark_result": benchmark.result,
 }
 
 

@@ -13,11 +13,14 @@ Used by the role numaserve.ovms.benchmark through the filters of plugins/filter/
 * bench_command(): the argv of ``python -m ovms_bench run`` for one configuration;
 * configuration() / baseline_configuration(): the deployment descriptions written next to the run;
 * baseline_plan(): the one unpinned instance of the baseline (every online CPU but the client's);
-* baseline_settings(): the model_server_* settings the baseline takes from its server.
+* baseline_settings(): the model_server_* settings the baseline takes from its server;
+* result(): the fact ``benchmark_result``, the figures of ``<label>.json`` (the load generator's result).
 """
 
 from __future__ import annotations
 
+import json
+import math
 import re
 
 try:
@@ -32,7 +35,7 @@ from ansible_collections.numaserve.ovms.plugins.module_utils.fleet import host_p
 __all__ = [
     "BenchmarkError", "DRIVERS", "TTFT_RULES", "access_log_command", "baseline_configuration", "baseline_plan",
     "baseline_settings", "bench_command", "client_cpus", "configuration", "describe_instances",
-    "settings_problems",
+    "result", "settings_problems",
 ]
 
 INSTANCE_LABEL = "io.numaserve.instance"
@@ -322,4 +325,49 @@ def baseline_settings(source_vars, overrides=None):
         if not str(key).startswith("model_server_"):
             raise BenchmarkError("benchmark_baseline_model_server: %r is not a model_server_* variable" % key)
         out[key] = value
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Result
+
+
+def _figure(value):
+    """A number of the result document as a float; None when missing, not a number or not finite (the
+    load generator writes infinity as "inf", NaN as null)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _count(value):
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
+
+
+def result(document, label=None):
+    """The fact ``benchmark_result`` from ``<label>.json`` (``ovms_bench run --result-json``): ``document``
+    is its text or the parsed dict.
+
+    {label, completed, failed, ttft_ms: {mean, median, p99}, tpot_ms: {mean, median, p99},
+    output_throughput}: ``completed``/``failed`` are request counts (0 when missing); the times (ms) and
+    the throughput (output tokens/s) are floats, None when the document does not have them, and the times
+    are None when no request completed (the load generator then writes 0 ms, which is no measurement)."""
+    name = label or "the benchmark result"
+    if isinstance(document, (bytes, bytearray)):
+        document = document.decode("utf-8", "replace")
+    if isinstance(document, str):
+        try:
+            document = json.loads(document)
+        except ValueError as exc:
+            raise BenchmarkError("%s.json is not JSON: %s" % (name, exc))
+    if not isinstance(document, dict) or not isinstance(document.get("metrics"), dict):
+        raise BenchmarkError("%s.json has no metrics (not a result of ovms_bench run?)" % name)
+    metrics = document["metrics"]
+    completed = _count(metrics.get("completed"))
+    out = {"label": document.get("label") or label or "", "completed": completed,
+           "failed": _count(metrics.get("failed")), "output_throughput": _figure(metrics.get("output_throughput"))}
+    for kind in ("ttft", "tpot"):
+        out["%s_ms" % kind] = dict((stat, _figure(metrics.get("%s_%s_ms" % (stat, kind))) if completed else None)
+                                   for stat in ("mean", "median", "p99"))
     return out

@@ -15,7 +15,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 FILTER_DIR = os.path.join(HERE, "..", "..", "..", "..", "plugins", "filter")
 NAMES = {"benchmark_instances", "benchmark_problems", "benchmark_access_log_command", "benchmark_command",
          "benchmark_configuration", "benchmark_baseline_configuration", "benchmark_baseline_url",
-         "benchmark_baseline_plan", "benchmark_baseline_settings"}
+         "benchmark_baseline_plan", "benchmark_baseline_settings", "benchmark_result"}
 
 
 def test_filters_are_registered():
@@ -46,3 +46,12 @@ def test_problems_filter():
         "label": "x", "max_concurrency": 0, "input_len": 1, "output_len": 0, "warmup": 0, "seed": 0,
         "request_timeout": 1, "timeout": 1, "baseline_port": 1, "client_cpus": ""}) == [
         "benchmark_target_url must be an http(s) URL (got 'nope')"]
+
+
+def test_result_reads_the_json_text_and_fails_as_a_filter_error():
+    filters = FilterModule().filters()
+    text = '{"label": "l", "metrics": {"completed": 2, "failed": 0, "median_ttft_ms": 12.5}}'
+    out = filters["benchmark_result"](text, "l")
+    assert out["completed"] == 2 and out["ttft_ms"]["median"] == 12.5 and out["ttft_ms"]["p99"] is None
+    with pytest.raises(AnsibleFilterError, match="numaserve.ovms.benchmark_result: canary-node0.json is not JSON"):
+        filters["benchmark_result"]("", "canary-node0")

@@ -217,3 +217,85 @@ def test_baseline_settings_take_inputs_not_outputs_then_overrides():
     assert got == {"model_server_image": "img:1", "model_server_env": {"B": "2"}}
     with pytest.raises(bm.BenchmarkError, match="not a model_server_"):
         bm.baseline_settings(source, {"image": "x"})
+
+
+# --- result (the fact benchmark_result) -------------------------------------------------------------------
+
+def result_doc(**metrics):
+    """A result document as ``ovms_bench run --result-json`` writes it (the keys the fact reads)."""
+    base = {"completed": 4, "failed": 0, "duration": 2.0, "output_throughput": 256.5, "request_throughput": 2.0,
+            "mean_ttft_ms": 41.5, "median_ttft_ms": 40.0, "std_ttft_ms": 3.0, "p99_ttft_ms": 47.25,
+            "mean_tpot_ms": 7.5, "median_tpot_ms": 7.0, "std_tpot_ms": 1.0, "p99_tpot_ms": 9.75,
+            "mean_itl_ms": 7.5, "median_itl_ms": 7.0}
+    base.update(metrics)
+    return {"tool": "ovms_bench", "label": "canary-node0", "target": {"url": "http://127.0.0.1:19301/v3/chat"},
+            "metrics": base, "instances_share": None}
+
+
+def test_result_from_the_json_text():
+    import json
+    assert bm.result(json.dumps(result_doc()), "canary-node0") == {
+        "label": "canary-node0", "completed": 4, "failed": 0,
+        "ttft_ms": {"mean": 41.5, "median": 40.0, "p99": 47.25},
+        "tpot_ms": {"mean": 7.5, "median": 7.0, "p99": 9.75},
+        "output_throughput": 256.5}
+
+
+def test_result_types_counts_int_figures_float():
+    out = bm.result(result_doc(completed=3, failed=1, median_ttft_ms=40, output_throughput=100))
+    assert (out["completed"], out["failed"]) == (3, 1)
+    assert isinstance(out["ttft_ms"]["median"], float) and out["ttft_ms"]["median"] == 40.0
+    assert isinstance(out["output_throughput"], float)
+
+
+def test_result_without_a_completed_request_has_no_times():
+    # the load generator writes 0 ms when nothing completed: that is no measurement (a TTFT limit must not pass)
+    out = bm.result(result_doc(completed=0, failed=4, mean_ttft_ms=0.0, median_ttft_ms=0.0, p99_ttft_ms=0.0))
+    assert (out["completed"], out["failed"]) == (0, 4)
+    assert out["ttft_ms"] == {"mean": None, "median": None, "p99": None}
+    assert out["tpot_ms"] == {"mean": None, "median": None, "p99": None}
+
+
+def test_result_missing_or_not_finite_figures_are_none():
+    doc = result_doc(p99_ttft_ms="inf", output_throughput=None)
+    del doc["metrics"]["p99_tpot_ms"]  # --percentiles without 99
+    del doc["metrics"]["failed"]
+    del doc["label"]
+    out = bm.result(doc, "fallback")
+    assert out["label"] == "fallback" and out["failed"] == 0
+    assert out["ttft_ms"]["p99"] is None and out["tpot_ms"]["p99"] is None and out["output_throughput"] is None
+    assert out["ttft_ms"]["median"] == 40.0
+    assert bm.result(result_doc(median_ttft_ms=float("nan")))["ttft_ms"]["median"] is None
+
+
+@pytest.mark.parametrize("text, fragment", [("not json", "canary.json is not JSON"),
+                                            ("[]", "canary.json has no metrics"),
+                                            ('{"label": "x"}', "canary.json has no metrics")])
+def test_result_of_something_else_names_the_file(text, fragment):
+    with pytest.raises(bm.BenchmarkError, match=fragment):
+        bm.result(text, "canary")
+
+
+def test_result_of_what_ovms_bench_writes(tmp_path):
+    """Round trip through the load generator's own metrics and JSON writer (tools/ovms_bench)."""
+    import os
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "..", "tools"))
+    try:
+        from ovms_bench import report, stats
+    finally:
+        sys.path.pop(0)
+    results = [stats.RequestResult(success=True, prompt_len=8, output_tokens=5, ttft=0.010 * (i + 1),
+                                   latency=0.010 * (i + 1) + 0.04) for i in range(3)]
+    results.append(stats.RequestResult(success=False, error="boom"))
+    doc = {"label": "local", "metrics": stats.calculate_metrics(results, 1.0, [99.0])}
+    path = str(tmp_path / "local.json")
+    report.write_json(doc, path)
+    with open(path, encoding="utf-8") as handle:
+        out = bm.result(handle.read(), "local")
+    assert (out["label"], out["completed"], out["failed"]) == ("local", 3, 1)
+    assert out["ttft_ms"]["median"] == pytest.approx(20.0)
+    assert out["ttft_ms"]["mean"] == pytest.approx(20.0)
+    assert out["ttft_ms"]["p99"] == pytest.approx(29.8)
+    assert out["tpot_ms"]["median"] == pytest.approx(10.0)
+    assert out["output_throughput"] == pytest.approx(15.0)
