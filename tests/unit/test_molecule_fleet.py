@@ -151,3 +151,26 @@ def test_halt_lines_from_a_failed_task():
     assert fc.halt_lines(text) == [halt]
     assert fc.halt_lines(halt) == [halt]
     assert fc.halt_lines("PLAY RECAP") == []
+
+
+def test_a_run_and_its_rollback_print_two_previews():
+    run = preview_text(WAVES_25)
+    rollback = preview_text([[key(1, 0)], [key(1, 1), key(2, 0), key(3, 0), key(4, 0)]], seconds="duration unknown")
+    text = ansible_debug("fleet-lb", run) + ansible_debug("fleet-server1", run) + ansible_debug("fleet-lb", rollback)
+    previews = fc.parse_previews(text)
+    assert [len(p["waves"]) for p in previews] == [5, 2]
+    assert previews[1]["summary"]["seconds"] is None
+    assert fc.parse_preview(text) == previews[0]
+    # Wave lines without a summary, then a new wave 1: two previews as well.
+    assert [len(p["waves"]) for p in fc.parse_previews("\n".join(run[:5] + rollback[:2]))] == [5, 2]
+
+
+def test_parse_event_of_docker_events_json():
+    line = ('{"status":"kill","id":"abc","from":"img","Type":"container","Action":"kill",'
+            '"Actor":{"ID":"abc","Attributes":{"name":"fleet1-ovms-node0","signal":"15"}},'
+            '"scope":"local","time":1796220345,"timeNano":1796220345714638200}')
+    event = fc.parse_event(line)
+    assert event["id"] == "abc" and event["action"] == "kill" and event["name"] == "fleet1-ovms-node0"
+    assert abs(event["time"] - 1796220345.7146382) < 1e-6
+    assert fc.parse_event("  ") is None
+    assert fc.parse_event('{"Action":"exec_start: sh -c x","id":"d","time":5}')["action"] == "exec_start"

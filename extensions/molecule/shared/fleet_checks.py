@@ -16,12 +16,19 @@ output except `parse_preview` and `halt_lines`: the preview and the halt line ar
   two waves). This does not assume one reload per wave: a wave put back in by one reload and the next
   taken out by another gives the same waves as one reload doing both.
 - `max_out(...)`, `lowest_serving(...)`: the most planned keys out in one generation; the fewest keys up.
-- `parse_preview(text)`: the waves of "rolling_update: wave K of N[ (canary)]: host/instance (key), ..."
-  lines (contract A) in Ansible's output, and its summary line.
+- `parse_previews(text)` / `parse_preview(text)`: the waves of "rolling_update: wave K of N[ (canary)]:
+  host/instance (key), ..." lines (contract A) in Ansible's output, with the summary line (all
+  previews: a rollback prints its own; or the first).
+- `EventStream()`: the engine's events of managed containers, read while a step runs (`docker events
+  --since/--until` afterwards only returns what the daemon still buffers: 256 events, fewer than a
+  fleet update makes), in drain_checks.engine_events' shape.
 """
 
 import json
 import re
+import subprocess
+import threading
+import time
 
 WAVE_LINE = re.compile(r"rolling_update: wave (\d+) of (\d+)( \(canary\))?: (.*)$")
 SUMMARY_LINE = re.compile(r"rolling_update: (\d+) waves?, (\d+) instances?, at most (\d+) out of the balancers? at once, "
@@ -92,43 +99,57 @@ def _lines(text):
             yield raw
 
 
-def preview_lines(text):
-    """The preview lines (wave lines and the summary line) of TEXT, each once, in the order first printed."""
+def preview_lines(text, unique=True):
+    """The preview lines (wave lines and summary lines) of TEXT in the order printed (UNIQUE: each once)."""
     seen, out = set(), []
     for line in _lines(text):
         idx = line.find("rolling_update: ")
         if idx < 0:
             continue
         line = line[idx:].rstrip()
-        if (WAVE_LINE.match(line) or SUMMARY_LINE.match(line)) and line not in seen:
+        if (WAVE_LINE.match(line) or SUMMARY_LINE.match(line)) and not (unique and line in seen):
             seen.add(line)
             out.append(line)
     return out
 
 
-def parse_preview(text):
-    """{"waves": [{index, of, canary, steps: [{host, instance, key}], keys: [...]}], "summary": {...} | None}.
+def parse_previews(text):
+    """Every preview of TEXT (a run prints its waves, and a rollback its own): [{"waves": [...], "summary": ...}].
 
-    Raises ValueError when the wave lines are not one complete numbered sequence 1..N."""
-    waves, summary = [], None
-    for line in preview_lines(text):
+    A preview is wave lines numbered 1..N, then its summary line; wave line 1 after a summary or after
+    other wave lines begins the next one. Raises ValueError when one is not waves 1..N once each."""
+    previews, current = [], None
+    for line in preview_lines(text, unique=False):
         m = WAVE_LINE.match(line)
         if m:
+            if current is None or current["summary"] is not None or int(m.group(1)) == 1:
+                current = {"waves": [], "summary": None}
+                previews.append(current)
             steps = [{"host": h, "instance": i, "key": k} for h, i, k in ENTRY.findall(m.group(4))]
-            waves.append({"index": int(m.group(1)), "of": int(m.group(2)), "canary": bool(m.group(3)),
-                          "steps": steps, "keys": [s["key"] for s in steps]})
+            current["waves"].append({"index": int(m.group(1)), "of": int(m.group(2)), "canary": bool(m.group(3)),
+                                     "steps": steps, "keys": [s["key"] for s in steps]})
             continue
         m = SUMMARY_LINE.match(line)
-        if m and summary is None:
-            summary = {"waves": int(m.group(1)), "instances": int(m.group(2)), "max_out": int(m.group(3)),
-                       "seconds": float(m.group(4)) if m.group(4) else None, "basis": m.group(5)}
-    if waves:
+        if m and current is not None and current["summary"] is None:
+            current["summary"] = {"waves": int(m.group(1)), "instances": int(m.group(2)), "max_out": int(m.group(3)),
+                                  "seconds": float(m.group(4)) if m.group(4) else None, "basis": m.group(5)}
+    unique = []
+    for preview in previews:
+        waves = preview["waves"]
         indexes = [w["index"] for w in waves]
-        totals = {w["of"] for w in waves}
-        if indexes != list(range(1, len(waves) + 1)) or totals != {len(waves)}:
+        if indexes != list(range(1, len(waves) + 1)) or {w["of"] for w in waves} != {len(waves)}:
             raise ValueError("the preview's wave lines are not waves 1..N once each: %s"
                              % [(w["index"], w["of"]) for w in waves])
-    return {"waves": waves, "summary": summary}
+        if preview not in unique:  # the same preview printed by several hosts
+            unique.append(preview)
+    return unique
+
+
+def parse_preview(text):
+    """The first preview of TEXT: {"waves": [{index, of, canary, steps: [{host, instance, key}], keys}],
+    "summary": {waves, instances, max_out, seconds, basis} | None}; no wave line: no waves."""
+    previews = parse_previews(text)
+    return previews[0] if previews else {"waves": [], "summary": None}
 
 
 def halt_lines(text):
@@ -141,3 +162,46 @@ def halt_lines(text):
             if line not in out:
                 out.append(line)
     return out
+
+
+class EventStream:
+    """`docker events` of managed containers from start() to stop(): .events = [{id, action, name, time}]."""
+
+    def __init__(self, engine="docker"):
+        self.engine = engine
+        self.events = []
+        self._proc = None
+        self._thread = None
+
+    def start(self):
+        self._proc = subprocess.Popen(  # pylint: disable=consider-using-with
+            [self.engine, "events", "--since", "%.3f" % time.time(), "--filter", "type=container",
+             "--filter", "label=io.numaserve.managed=true", "--format", "{{json .}}"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+        return self
+
+    def _read(self):
+        for line in self._proc.stdout:
+            event = parse_event(line)
+            if event:
+                self.events.append(event)
+
+    def stop(self, settle=1.0):
+        time.sleep(settle)  # the last events reach the stream
+        self._proc.terminate()
+        self._thread.join(5)
+        self._proc.wait(5)
+        return sorted(self.events, key=lambda e: e["time"])
+
+
+def parse_event(line):
+    """One `docker events --format '{{json .}}'` line as {id, action, name, time}, or None."""
+    if not line.strip():
+        return None
+    event = json.loads(line)
+    action = (event.get("Action") or event.get("status") or "").split(":")[0]
+    when = int(event["timeNano"]) / 1e9 if event.get("timeNano") else float(event.get("time", 0))
+    return {"id": event.get("id") or event.get("ID", ""), "action": action, "time": when,
+            "name": ((event.get("Actor") or {}).get("Attributes") or {}).get("name", "")}
