@@ -214,6 +214,16 @@ def test_a_host_without_timings_counts_the_mean_of_the_known_ones():
     assert "2 of 3 servers" in result["basis"]
 
 
+
+def test_a_server_replaces_its_instances_of_a_wave_one_after_the_other():
+    steps, serving = fleet(hosts=2)
+    waves = rolling_waves.plan_waves(steps, serving, 4, canary=0, allow_host_unavailable=True)
+    assert [names(w) for w in waves] == [["server1/node0", "server1/node1", "server2/node0", "server2/node1"]]
+    timings = {"server1": TIMES}  # server2: the means (the same figures)
+    # drain 1 + 2 x replace 4 + overhead 2, not drain + replace + overhead
+    assert rolling_waves.estimate(waves, timings)["waves"] == [11.0]
+
+
 # preview_lines
 
 
