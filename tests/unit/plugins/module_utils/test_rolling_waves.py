@@ -214,7 +214,6 @@ def test_a_host_without_timings_counts_the_mean_of_the_known_ones():
     assert "2 of 3 servers" in result["basis"]
 
 
-
 def test_a_server_replaces_its_instances_of_a_wave_one_after_the_other():
     steps, serving = fleet(hosts=2)
     waves = rolling_waves.plan_waves(steps, serving, 4, canary=0, allow_host_unavailable=True)
