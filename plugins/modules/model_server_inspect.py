@@ -38,6 +38,12 @@ options:
     description: An image whose local ID is returned as RV(image_id) (empty - none).
     type: str
     default: ""
+  proc_status:
+    description:
+      - Also read C(/proc/<pid>/status) of the main process of each container of O(names) that runs, on the host
+        the module runs on (RV(proc_status)), in the same call as its process ID.
+    type: bool
+    default: false
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -87,6 +93,13 @@ pids:
   returned: success
   type: list
   elements: int
+proc_status:
+  description:
+    - With O(proc_status), the text of C(/proc/<pid>/status) of each container of O(names), in that order (empty
+      when it does not run); else empty.
+  returned: success
+  type: list
+  elements: str
 image_id:
   description: Local ID of O(image) without C(sha256:), empty when the image is not there.
   returned: success
@@ -112,6 +125,7 @@ def main():
             "host": {"type": "str", "default": ""},
             "names": {"type": "list", "elements": "str", "default": []},
             "image": {"type": "str", "default": ""},
+            "proc_status": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
     )
@@ -119,7 +133,7 @@ def main():
     wanted = list(module.params["names"])
     ids = []
     nothing = {"changed": False, "containers": [], "managed": [], "managed_ports": [], "pids": [0] * len(wanted),
-               "image_id": ""}
+               "image_id": "", "proc_status": []}
     if host:
         rc, out, err = module.run_command([engine, "ps", "--all", "--no-trunc", "--quiet",
                                            "--filter", "label=%s=true" % LABEL_MANAGED,
@@ -153,8 +167,24 @@ def main():
     ports = sorted(set(p["host_port"] for c in managed if c["running"] for p in c["ports"]))
     by_name = dict((c["name"], c) for c in containers)
     pids = [by_name[n]["pid"] if n in by_name and by_name[n]["running"] else 0 for n in wanted]
+    status = [read_proc_status(module, pid) if pid else "" for pid in pids] if module.params["proc_status"] else []
     module.exit_json(changed=False, containers=containers, managed=[c["name"] for c in managed], managed_ports=ports,
-                     pids=pids, image_id=image_id, engine_error="")
+                     pids=pids, image_id=image_id, proc_status=status, engine_error="")
+
+
+def read_proc_status(module, pid):
+    """/proc/<pid>/status of a running container's main process; fails as ansible.builtin.slurp would."""
+    path = "/proc/%d/status" % int(pid)
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return fh.read()
+    except FileNotFoundError:
+        module.fail_json(msg="file not found: %s" % path)
+    except PermissionError:
+        module.fail_json(msg="file is not readable: %s" % path)
+    except OSError as exc:
+        module.fail_json(msg="unable to read %s: %s" % (path, exc))
+    return ""
 
 
 if __name__ == "__main__":

@@ -56,3 +56,38 @@ def test_engine_that_does_not_answer(capsys):
     result = run(capsys, {"engine": "docker", "host": "h1"}, answers)[0]
     assert result["engine_error"] == "Cannot connect to the Docker daemon"
     assert result["containers"] == [] and result["managed"] == []
+
+
+def test_proc_status_of_the_running_named_containers(capsys, tmp_path):
+    want = t.mss.instance_spec(t.ROLE, t.SOURCE, t.INSTANCE)
+    doc = t.inspect_doc(want["spec"])
+    answers = {("container", "inspect"): (1, json.dumps([doc]), "Error: No such object: ovms-node1")}
+    real_open = open
+
+    def fake_open(path, *args, **kwargs):
+        if str(path) == "/proc/42/status":
+            return real_open(tmp_path / "status", *args, **kwargs)
+        return real_open(path, *args, **kwargs)
+
+    (tmp_path / "status").write_text("Name:\tovms\nCpus_allowed_list:\t0-3\n")
+    with mock.patch("builtins.open", fake_open):
+        result, calls = run(capsys, {"engine": "docker", "names": ["ovms-node0", "ovms-node1"], "proc_status": True},
+                            answers)
+    assert result["pids"] == [42, 0]
+    assert result["proc_status"] == ["Name:\tovms\nCpus_allowed_list:\t0-3\n", ""]
+    assert len(calls) == 1  # one inspect call: no ps without a host, no other engine call
+
+
+def test_proc_status_of_a_process_that_is_gone(capsys):
+    want = t.mss.instance_spec(t.ROLE, t.SOURCE, t.INSTANCE)
+    doc = dict(t.inspect_doc(want["spec"]))
+    doc["State"] = dict(doc["State"], Pid=999999999)
+    answers = {("container", "inspect"): (0, json.dumps([doc]), "")}
+    result = run(capsys, {"engine": "docker", "names": ["ovms-node0"], "proc_status": True}, answers)[0]
+    assert result["failed"] and result["msg"] == "file not found: /proc/999999999/status"
+
+
+def test_no_proc_status_unless_asked(capsys):
+    answers = {("container", "inspect"): (0, "[]", "")}
+    result = run(capsys, {"engine": "docker", "names": ["ovms-node0"]}, answers)[0]
+    assert result["proc_status"] == [] and result["pids"] == [0]
