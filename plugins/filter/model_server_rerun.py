@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Filters of the model_server role's re-run fast path: numaserve.ovms.model_server_listing_key,
-model_server_rerun_basis and model_server_rerun_unchanged.
+model_server_rerun_basis, model_server_rerun_unchanged and model_server_grep_files.
 
 Documentation: a .yml file of the same name next to this file. The logic lives in
 plugins/module_utils/model_server_rerun.py.
@@ -39,10 +39,16 @@ def model_server_rerun_unchanged(probe, basis_then, basis_now, remove_stale=Fals
     return rerun.unchanged(probe, basis_then, basis_now, bool(remove_stale))
 
 
+def model_server_grep_files(stdout):
+    """{path: content} of the files one ``grep -H '' PATH...`` printed."""
+    return rerun.grep_files(stdout)
+
+
 class FilterModule(object):
     def filters(self):
         return {
             "model_server_listing_key": model_server_listing_key,
             "model_server_rerun_basis": model_server_rerun_basis,
             "model_server_rerun_unchanged": model_server_rerun_unchanged,
+            "model_server_grep_files": model_server_grep_files,
         }

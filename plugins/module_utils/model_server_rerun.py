@@ -17,6 +17,8 @@ plugins/filter/model_server_rerun.py:
   the host (every planned instance runs, would not be replaced and passed the readiness gate; no
   stale container to remove) and nothing changed since (same basis): main then skips its run phase
   (docker_container per instance and a second readiness gate) and publishes the same endpoints.
+* grep_files(): the files of one ``grep -H '' PATH...`` (preflight reads the host's online CPUs and memory
+  nodes from /sys in one command instead of one slurp per file).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-__all__ = ["listing_key", "probe_basis", "unchanged"]
+__all__ = ["grep_files", "listing_key", "probe_basis", "unchanged"]
 
 
 def _digest(value):
@@ -71,3 +73,15 @@ def unchanged(probe, basis_then, basis_now, remove_stale=False):
     if remove_stale and probe.get("stale"):
         return False
     return True
+
+
+def grep_files(stdout):
+    """{path: content} from the output of ``grep -H '' PATH...`` (one ``path:line`` per line of each file that
+    could be read; a file that could not be read is absent): several small files (sysfs) in one command."""
+    files = {}
+    for line in str(stdout or "").splitlines():
+        path, sep, text = line.partition(":")
+        if not sep or not path.startswith("/"):
+            continue
+        files[path] = files[path] + "\n" + text if path in files else text
+    return files

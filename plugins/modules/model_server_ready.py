@@ -25,13 +25,23 @@ author:
   - numaserve.ovms developers (@numaserve)
 options:
   url:
-    description: Base URL of the instance's REST port, e.g. C(http://127.0.0.1:8003).
+    description:
+      - Base URL of the instance's REST port, e.g. C(http://127.0.0.1:8003).
+      - Required unless O(instances) is given.
     type: str
-    required: true
   container:
-    description: Container name.
+    description:
+      - Container name.
+      - Required with O(url).
     type: str
-    required: true
+  instances:
+    description:
+      - Gate several instances in one call, one after another, instead of O(url), O(container), O(instance) and
+        O(restarts_baseline) - each a dict with C(url), C(container) and optionally C(instance) and
+        C(restarts_baseline) (other keys are ignored). The result of each is in RV(results); RV(ready) is true
+        when all passed.
+    type: list
+    elements: dict
   engine:
     description: Container engine command.
     type: str
@@ -87,6 +97,14 @@ notes:
 """
 
 EXAMPLES = r"""
+- name: Gate two running instances in one call
+  numaserve.ovms.model_server_ready:
+    instances:
+      - {url: "http://127.0.0.1:8003", container: ovms-node0, instance: node0}
+      - {url: "http://127.0.0.1:8004", container: ovms-node1, instance: node1}
+    models: [meta-llama/Llama-3.1-8B-Instruct]
+  register: gates
+
 - name: Gate an instance
   numaserve.ovms.model_server_ready:
     url: http://127.0.0.1:8003
@@ -126,6 +144,14 @@ failure:
   description: Empty when ready, else the message (instance, cause, container state, log tail).
   returned: always
   type: str
+results:
+  description:
+    - With O(instances), one dict per instance in that order - C(instance), C(container) and the keys above
+      (C(ready), C(reason), C(seconds), C(states), C(container_state), C(failure)). The top-level keys other than
+      RV(ready) are those of the last instance.
+  returned: when O(instances) is given
+  type: list
+  elements: dict
 """
 
 import json
@@ -141,8 +167,9 @@ STATE_FORMAT = "{{.State.Status}}|{{.State.Running}}|{{.State.ExitCode}}|{{.Rest
 def main():
     module = AnsibleModule(
         argument_spec={
-            "url": {"type": "str", "required": True},
-            "container": {"type": "str", "required": True},
+            "url": {"type": "str"},
+            "container": {"type": "str"},
+            "instances": {"type": "list", "elements": "dict"},
             "engine": {"type": "str", "choices": ["docker", "podman"], "default": "docker"},
             "models": {"type": "list", "elements": "str", "required": True},
             "timeout": {"type": "int", "default": 600},
@@ -153,10 +180,37 @@ def main():
             "paths": {"type": "dict", "default": {}},
             "log_tail_lines": {"type": "int", "default": 40},
         },
+        required_one_of=[["url", "instances"]],
+        mutually_exclusive=[["url", "instances"]],
+        required_together=[["url", "container"]],
         supports_check_mode=True,
     )
     p = module.params
-    url = p["url"].rstrip("/")
+    if p["instances"] is None:
+        module.exit_json(changed=False, **gate(module, p, p["url"], p["container"], p["instance"],
+                                               p["restarts_baseline"]))
+    results = []
+    for number, entry in enumerate(p["instances"]):
+        if not isinstance(entry, dict) or not entry.get("url") or not entry.get("container"):
+            module.fail_json(msg="instances[%d]: each entry needs a url and a container" % number)
+        try:
+            baseline = int(entry.get("restarts_baseline", -1))
+        except (TypeError, ValueError):
+            module.fail_json(msg="instances[%d]: restarts_baseline must be an integer" % number)
+        outcome = gate(module, p, str(entry["url"]), str(entry["container"]), str(entry.get("instance") or ""),
+                       baseline)
+        results.append(dict(outcome, instance=str(entry.get("instance") or ""), container=str(entry["container"])))
+    last = dict(results[-1]) if results else {"reason": "", "seconds": 0.0, "states": "", "container_state": None,
+                                               "failure": ""}
+    last.pop("instance", None)
+    last.pop("container", None)
+    last["ready"] = all(r["ready"] for r in results)
+    module.exit_json(changed=False, results=results, **last)
+
+
+def gate(module, p, url, container, instance, restarts_baseline):
+    """The gate of one instance: the module's result keys (ready, reason, seconds, states, container_state, failure)."""
+    url = url.rstrip("/")
 
     def http_get(path):
         try:
@@ -173,7 +227,7 @@ def main():
 
     def inspect():
         rc, out = module.run_command([p["engine"], "inspect", "--type", "container", "--format", STATE_FORMAT,
-                                      p["container"]])[:2]
+                                      container])[:2]
         if rc != 0:
             return None
         status, running, exit_code, restarts = (out.strip().split("|") + ["", "", "", ""])[:4]
@@ -181,15 +235,15 @@ def main():
                 "restarts": int(restarts or 0)}
 
     outcome = wait_ready(http_get, inspect, p["models"], p["timeout"], p["poll_interval"], p["empty_grace"],
-                         None if p["restarts_baseline"] < 0 else p["restarts_baseline"])
+                         None if restarts_baseline < 0 else restarts_baseline)
     failure = ""
     if not outcome["ready"]:
-        out, err = module.run_command([p["engine"], "logs", "--tail", str(p["log_tail_lines"]), p["container"]])[1:]
+        out, err = module.run_command([p["engine"], "logs", "--tail", str(p["log_tail_lines"]), container])[1:]
         lines = (out + err).splitlines()[-p["log_tail_lines"]:]
-        failure = gate_message(outcome, p["instance"] or p["container"], p["container"], url, p["timeout"], lines,
+        failure = gate_message(outcome, instance or container, container, url, p["timeout"], lines,
                                p["log_tail_lines"], p["paths"])
-    module.exit_json(changed=False, ready=outcome["ready"], reason=outcome["reason"], seconds=outcome["seconds"],
-                     states=outcome["states"]["states"], container_state=outcome["container"], failure=failure)
+    return {"ready": outcome["ready"], "reason": outcome["reason"], "seconds": outcome["seconds"],
+            "states": outcome["states"]["states"], "container_state": outcome["container"], "failure": failure}
 
 
 if __name__ == "__main__":

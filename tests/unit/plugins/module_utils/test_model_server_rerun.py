@@ -105,4 +105,16 @@ def test_filters():
     with pytest.raises(AnsibleFilterError, match="model_server_rerun_unchanged"):
         filters.model_server_rerun_unchanged(["x"], "b", "b")
     assert set(filters.FilterModule().filters()) == {
-        "model_server_listing_key", "model_server_rerun_basis", "model_server_rerun_unchanged"}
+        "model_server_listing_key", "model_server_rerun_basis", "model_server_rerun_unchanged", "model_server_grep_files"}
+
+
+def test_grep_files():
+    out = ("/sys/devices/system/cpu/online:0-3\n"
+           "/sys/devices/system/node/online:0-1\n"
+           "/tmp/two:a\n/tmp/two:b:c\n"
+           "/tmp/empty-line:\n"
+           "grep: /sys/devices/system/node/has_memory: No such file or directory\n")
+    assert rerun.grep_files(out) == {"/sys/devices/system/cpu/online": "0-3", "/sys/devices/system/node/online": "0-1",
+                                     "/tmp/two": "a\nb:c", "/tmp/empty-line": ""}
+    assert rerun.grep_files("") == {} and rerun.grep_files(None) == {}
+    assert filters.model_server_grep_files("/a:1") == {"/a": "1"}
