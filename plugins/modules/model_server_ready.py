@@ -187,8 +187,8 @@ def main():
     )
     p = module.params
     if p["instances"] is None:
-        module.exit_json(changed=False, **gate(module, p, p["url"], p["container"], p["instance"],
-                                               p["restarts_baseline"]))
+        outcome = gate(module, p, p["url"], p["container"], p["instance"], p["restarts_baseline"])
+        module.exit_json(changed=False, **outcome)
     results = []
     for number, entry in enumerate(p["instances"]):
         if not isinstance(entry, dict) or not entry.get("url") or not entry.get("container"):
