@@ -200,8 +200,8 @@ def main():
         outcome = gate(module, p, str(entry["url"]), str(entry["container"]), str(entry.get("instance") or ""),
                        baseline)
         results.append(dict(outcome, instance=str(entry.get("instance") or ""), container=str(entry["container"])))
-    last = dict(results[-1]) if results else {"reason": "", "seconds": 0.0, "states": "", "container_state": None,
-                                               "failure": ""}
+    empty = {"reason": "", "seconds": 0.0, "states": "", "container_state": None, "failure": ""}
+    last = dict(results[-1]) if results else empty
     last.pop("instance", None)
     last.pop("container", None)
     last["ready"] = all(r["ready"] for r in results)
