@@ -10,20 +10,15 @@ plugins/module_utils/fleet.py.
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.numaserve.ovms.plugins.module_utils import fleet
+from ansible_collections.numaserve.ovms.plugins.plugin_utils.filter_errors import wrap
+
+
+_ERRORS = (fleet.FleetError, TypeError, ValueError)
 
 
 def _wrap(name, function):
-    def run(*args):
-        try:
-            return function(*args)
-        except (fleet.FleetError, TypeError, ValueError) as exc:
-            raise AnsibleFilterError("numaserve.ovms.%s: %s" % (name, exc))
-
-    run.__name__ = name
-    return run
+    return wrap(name, function, _ERRORS)
 
 
 class FilterModule(object):

@@ -10,20 +10,8 @@ plugins/module_utils/rolling_halt.py.
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleFilterError
-
+from ansible_collections.numaserve.ovms.plugins.plugin_utils.filter_errors import wrap as _wrap
 from ansible_collections.numaserve.ovms.plugins.module_utils import rolling_halt
-
-
-def _wrap(name, function):
-    def run(*args, **kwargs):
-        try:
-            return function(*args, **kwargs)
-        except (TypeError, ValueError, KeyError, AttributeError) as exc:
-            raise AnsibleFilterError("numaserve.ovms.%s: %s" % (name, exc))
-
-    run.__name__ = name
-    return run
 
 
 class FilterModule(object):

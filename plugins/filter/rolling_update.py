@@ -10,20 +10,15 @@ plugins/module_utils/rolling_plan.py.
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.numaserve.ovms.plugins.module_utils import rolling_plan
+from ansible_collections.numaserve.ovms.plugins.plugin_utils.filter_errors import wrap
+
+
+_ERRORS = (rolling_plan.RollingPlanError, TypeError, ValueError, AttributeError)
 
 
 def _wrap(name, function):
-    def run(*args, **kwargs):
-        try:
-            return function(*args, **kwargs)
-        except (rolling_plan.RollingPlanError, TypeError, ValueError, AttributeError) as exc:
-            raise AnsibleFilterError("numaserve.ovms.%s: %s" % (name, exc))
-
-    run.__name__ = name
-    return run
+    return wrap(name, function, _ERRORS)
 
 
 class FilterModule(object):

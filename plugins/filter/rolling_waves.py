@@ -11,25 +11,13 @@ plugins/module_utils/rolling_waves.py.
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleFilterError
-
+from ansible_collections.numaserve.ovms.plugins.plugin_utils.filter_errors import wrap as _wrap
 from ansible_collections.numaserve.ovms.plugins.module_utils import rolling_waves
 
 
 def waves(steps, serving, max_unavailable, total, canary=1, allow_host_unavailable=False):
     limit = rolling_waves.resolve_max_unavailable(max_unavailable, total)
     return rolling_waves.plan_waves(steps, serving, limit, canary=canary, allow_host_unavailable=allow_host_unavailable)
-
-
-def _wrap(name, function):
-    def run(*args, **kwargs):
-        try:
-            return function(*args, **kwargs)
-        except (TypeError, ValueError, KeyError, AttributeError) as exc:
-            raise AnsibleFilterError("numaserve.ovms.%s: %s" % (name, exc))
-
-    run.__name__ = name
-    return run
 
 
 class FilterModule(object):
