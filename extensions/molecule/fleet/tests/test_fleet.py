@@ -22,7 +22,10 @@ steady load through fleet-lb (8 workers: 4 streaming, 4 not, each request ~0.5 s
      0 failed requests;
   5. the same without rollback: the halt line again; the instances of waves 3-5 still run fleet-v3 and
      are up; fleet-server3/node0 is not up in the last generation; the canary and the rest of wave 2
-     run fleet-v4 and are up; 0 failed requests.
+     run fleet-v4 and are up; 0 failed requests;
+  6. back to fleet-v1 with rolling_update_canary_max_ttft_ms=1: the canary (measured with the benchmark
+     role) is too slow, the run halts after wave 1, naming the median; only the canary changed.
+Update 2 runs both canary checks (the URL and a TTFT bound a healthy canary meets) end to end.
 Evidence comes from nginx (BalancerWatch: worker generations and the upstream state each loaded) and
 the engine; of the playbook's output only the preview and the halt line are read (what users read).
 Updates 1-3 change the image with -e, as a user would; 4-5 give per-server images through an inventory
@@ -252,8 +255,11 @@ def test_preview_in_check_mode(stack, report):
 
 def test_update_in_waves_of_25_percent(stack, report):
     """The preview's waves, in order, as nginx routed them; at most 4 out; 0 failed; every instance on fleet-v2."""
+    # Both canary checks, with bounds a healthy canary meets: a check that cannot measure or answer halts.
     step = under_load(stack, report, "update_25_percent", "numaserve.ovms.rolling_update",
-                      "-e", "model_server_image=" + image("fleet-v2"), "-e", "rolling_update_max_unavailable=25%")
+                      "-e", "model_server_image=" + image("fleet-v2"), "-e", "rolling_update_max_unavailable=25%",
+                      "-e", "rolling_update_canary_check_url=%s/v2/health/ready" % stack["url"],
+                      "-e", "rolling_update_canary_max_ttft_ms=20000")
     step_ok(step)
     assert len(step["planned"]) == 16, step["planned"]
     if "preview_25" in FOUND:
@@ -346,3 +352,23 @@ def test_broken_image_in_wave_2_halts_without_rollback(stack, report):
         assert keyed[key]["image"] == image("fleet-v4") and key in up, (key, keyed[key], sorted(up))
     for key in [k for w in waves[2:] for k in w]:
         assert keyed[key]["image"] == image("fleet-v3") and keyed[key]["running"] and key in up, (key, keyed[key])
+
+
+def test_slow_canary_halts_after_the_first_wave(stack, report):
+    """rolling_update_canary_max_ttft_ms=1 (no instance answers that fast): the canary is measured with the
+    benchmark role, found too slow, and the run halts after wave 1 with one line naming the measured median;
+    no later wave starts; 0 failed requests."""
+    step = under_load(stack, report, "slow_canary", "numaserve.ovms.rolling_update",
+                      "-e", "model_server_image=" + image("fleet-v1"), "-e", "rolling_update_max_unavailable=25%",
+                      "-e", "rolling_update_canary_max_ttft_ms=1", expect_rc=1)
+    report["slow_canary"]["halt"] = step["halt"]
+    step_ok(step)
+    assert len(step["halt"]) == 1, "halt lines: %s%s" % (step["halt"], tail(step["proc"]))
+    line = step["halt"][0]
+    assert line.startswith("rolling_update: halted in wave 1 of "), line
+    assert "had a median time to first token of " in line and "rolling_update_canary_max_ttft_ms: 1)" in line, line
+    canary = step["preview"]["waves"][0]["keys"]
+    keyed = by_key(step["after"])
+    on_v1 = sorted(k for k, i in keyed.items() if i["image"] == image("fleet-v1"))
+    assert on_v1 == sorted(canary), "only the canary %s may be on fleet-v1, found %s" % (canary, on_v1)
+    assert step["figures"]["observed_waves"] == [1], step["figures"]
