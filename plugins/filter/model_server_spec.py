@@ -42,10 +42,11 @@ def model_server_probe_result(wanted, observed, host, image_id="", address=""):
         return _fail("model_server_probe_result", exc)
 
 
-def model_server_probe_gated(probe, ready):
-    """The published probe: endpoints of gated instances only when they passed (ready: instance names)."""
+def model_server_probe_gated(probe, ready, checked=None):
+    """The published probe: endpoints of gated instances only when they passed (ready: instance names;
+    checked: the replaced instances that were gated too)."""
     try:
-        return mss.probe_gated(dict(probe), list(ready or []))
+        return mss.probe_gated(dict(probe), list(ready or []), list(checked or []))
     except (KeyError, TypeError, ValueError) as exc:
         return _fail("model_server_probe_gated", exc)
 

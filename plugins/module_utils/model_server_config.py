@@ -482,12 +482,15 @@ def wait_ready(http_get, inspect, expected, timeout, interval, empty_grace=2, re
     loads synchronously) and, with the config watcher off, a model listed without a version or not
     listed at all stays so: after EMPTY_GRACE seconds that is a failure too.
 
+    EXPECTED None: the models the instance itself lists (an instance still running an earlier
+    configuration serves when every model it has is AVAILABLE).
+
     Returns {ready, reason (ready|crash|gone|failed|empty|timeout), health, states (readiness()),
     container, seconds}.
     """
     start = clock()
     empty_since = {}
-    health, states, container = None, readiness({}, expected), None
+    health, states, container = None, readiness({}, expected or []), None
     while True:
         now = clock()
         container = inspect()
@@ -505,7 +508,7 @@ def wait_ready(http_get, inspect, expected, timeout, interval, empty_grace=2, re
             if health == 200:
                 code, body = http_get("/v1/config")
                 if code == 200 and isinstance(body, dict):
-                    states = readiness(body, expected)
+                    states = readiness(body, sorted(body) if expected is None else expected)
                     if not states["not_ready"]:
                         reason = "ready"
                     elif states["failed"]:

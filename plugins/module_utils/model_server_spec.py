@@ -436,16 +436,21 @@ def probe_result(wanted, observed, host, image_id="", address=""):
     return {"host": host, "instances": instances, "stale": stale}
 
 
-def probe_gated(probe, ready):
-    """The probe as published: endpoints only of the instances that serve (ready: names that passed the
-    gate, for the running instances that are not replaced), without the private ``url``."""
+def probe_gated(probe, ready, checked=None):
+    """The probe as published: endpoints only of the instances that serve, without the private ``url``.
+
+    ready: names that passed the gate; every running instance that is not replaced is gated, and so is
+    each replaced one named in ``checked`` (one that does not serve now, e.g. the failed instance of a
+    halted update, must not be routed to until its replacement passes the gate)."""
     ready = set(ready or [])
+    checked = set(checked or [])
     instances = []
     for entry in probe["instances"]:
         entry = dict(entry)
         url = entry.pop("url", None)
         del url
-        if entry["running"] and not entry["replace"] and entry["instance"] not in ready:
+        gated = not entry["replace"] or entry["instance"] in checked
+        if entry["running"] and gated and entry["instance"] not in ready:
             entry["endpoint"] = {}
         instances.append(entry)
     return {"host": probe["host"], "instances": instances, "stale": list(probe["stale"])}

@@ -37,9 +37,11 @@ options:
   instances:
     description:
       - Gate several instances in one call, one after another, instead of O(url), O(container), O(instance) and
-        O(restarts_baseline) - each a dict with C(url), C(container) and optionally C(instance) and
-        C(restarts_baseline) (other keys are ignored). The result of each is in RV(results); RV(ready) is true
-        when all passed.
+        O(restarts_baseline) - each a dict with C(url), C(container) and optionally C(instance),
+        C(restarts_baseline), C(timeout) (this entry's O(timeout); C(0) polls once) and C(own_models) (when true,
+        the models this instance itself lists in C(/v1/config) must be C(AVAILABLE), not O(models) - an
+        instance still running an earlier configuration); other keys are ignored. The result of each is in
+        RV(results); RV(ready) is true when all passed.
     type: list
     elements: dict
   engine:
@@ -195,10 +197,12 @@ def main():
             module.fail_json(msg="instances[%d]: each entry needs a url and a container" % number)
         try:
             baseline = int(entry.get("restarts_baseline", -1))
+            timeout = int(entry.get("timeout", p["timeout"]))
         except (TypeError, ValueError):
-            module.fail_json(msg="instances[%d]: restarts_baseline must be an integer" % number)
-        outcome = gate(module, p, str(entry["url"]), str(entry["container"]), str(entry.get("instance") or ""),
-                       baseline)
+            module.fail_json(msg="instances[%d]: restarts_baseline and timeout must be integers" % number)
+        own = module.boolean(entry.get("own_models", False))
+        outcome = gate(module, dict(p, timeout=timeout, models=None if own else p["models"]), str(entry["url"]),
+                       str(entry["container"]), str(entry.get("instance") or ""), baseline)
         results.append(dict(outcome, instance=str(entry.get("instance") or ""), container=str(entry["container"])))
     empty = {"reason": "", "seconds": 0.0, "states": "", "container_state": None, "failure": ""}
     last = dict(results[-1]) if results else empty

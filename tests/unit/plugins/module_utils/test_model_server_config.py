@@ -351,6 +351,20 @@ def wait(polls, **kw):
     return msc.wait_ready(fake.http_get, fake.inspect, ["m"], **options)
 
 
+FAILED = {"m": {"model_version_status": [{"state": "LOADING", "status": {"error_code": "FAILED_PRECONDITION"}}]}}
+
+
+def test_wait_ready_on_the_models_the_instance_lists():
+    """expected None: every model the instance lists must be AVAILABLE (an instance on an older config)."""
+    fake = FakeInstance([{"health": (200, None), "config": (200, AVAILABLE)}])
+    out = msc.wait_ready(fake.http_get, fake.inspect, None, 0, 1, clock=fake.clock, sleep=fake.sleep)
+    assert out["ready"] is True and out["states"]["states"] == "m=AVAILABLE/OK"
+    fake = FakeInstance([{"health": (200, None), "config": (200, FAILED)}])
+    out = msc.wait_ready(fake.http_get, fake.inspect, None, 0, 1, clock=fake.clock, sleep=fake.sleep)
+    assert out["ready"] is False and out["reason"] == "failed" and out["states"]["failed"] == {
+        "m": "LOADING/FAILED_PRECONDITION"}
+
+
 def test_wait_ready_after_loading():
     out = wait([{}, {"health": (503, None)}, {"health": (200, None), "config": (200, AVAILABLE)}])
     assert out["ready"] is True and out["reason"] == "ready" and out["seconds"] == 2.0

@@ -195,6 +195,9 @@ def test_probe_result_running_moved_absent_and_stale():
     assert published["instances"][1]["endpoint"]["port"] == 18514
     assert "url" not in published["instances"][0]
     assert mss.probe_gated(got, ["node0"])["instances"][0]["endpoint"]["port"] == 18513
+    # A replaced instance that was gated too serves only when it passed (the failed one of a halted update).
+    assert mss.probe_gated(got, ["node0"], ["node1"])["instances"][1]["endpoint"] == {}
+    assert mss.probe_gated(got, ["node0", "node1"], ["node1"])["instances"][1]["endpoint"]["port"] == 18514
 
 
 STATUS = """Name:\tovms

@@ -83,3 +83,23 @@ def test_url_and_instances_exclude_each_other(capsys):
     result = run(capsys, {"url": "http://127.0.0.1:8003", "container": "c",
                           "instances": [{"url": "http://127.0.0.1:8003", "container": "c"}], "models": ["m"]})[0]
     assert result["failed"] and "mutually exclusive" in result["msg"]
+
+
+def test_an_entry_of_an_older_configuration_is_judged_by_its_own_models(capsys):
+    """own_models: an instance that still runs its old configuration (model m) serves although O(models)
+    names a model it does not have; timeout 0 polls once, so a refused one is judged at once."""
+    instances = [{"url": "http://127.0.0.1:8003", "container": "ovms-node0", "instance": "node0",
+                  "own_models": True, "timeout": 0},
+                 {"url": "http://127.0.0.1:8004", "container": "ovms-node1", "instance": "node1"}]
+    result = run(capsys, {"instances": instances, "models": ["new-model"], "timeout": 0, "poll_interval": 0.01},
+                 ready_ports=[8003, 8004])[0]
+    assert [(r["instance"], r["ready"]) for r in result["results"]] == [("node0", True), ("node1", False)]
+    assert result["results"][1]["reason"] == "timeout" and "new-model=not reported" in result["results"][1]["failure"]
+    refused = run(capsys, {"instances": [dict(instances[0])], "models": ["m"], "timeout": 600, "poll_interval": 5})[0]
+    assert refused["results"][0]["ready"] is False and refused["results"][0]["seconds"] < 5
+
+
+def test_an_entry_with_a_bad_timeout(capsys):
+    result = run(capsys, {"instances": [{"url": "http://127.0.0.1:8003", "container": "ovms-node0", "timeout": "soon"}],
+                          "models": ["m"]})[0]
+    assert result["failed"] and "restarts_baseline and timeout must be integers" in result["msg"]
