@@ -425,9 +425,8 @@ def probe_result(wanted, observed, host, image_id="", address=""):
                 wanted_ports = set(_parse_port(p)[1] for p in want["spec"]["published_ports"])
                 entry["port_moved"] = have["rest_port"] != want["endpoint"]["port"] and not held & wanted_ports
                 entry["endpoint"] = dict(want["endpoint"], port=have["rest_port"], grpc_port=have["grpc_port"])
-                if entry["port_moved"]:
-                    entry["url"] = "http://%s:%s" % (want["url"].split("//", 1)[1].rsplit(":", 1)[0],
-                                                     have["rest_port"])
+                # Where it serves now (the probe's gate polls it there), also when replaced in place.
+                entry["url"] = "http://%s:%s" % (want["url"].split("//", 1)[1].rsplit(":", 1)[0], have["rest_port"])
         instances.append(entry)
     address = address or (wanted[0]["endpoint"]["address"] if wanted else "")
     stale = [{"container": item["name"], "endpoint": _stale_endpoint(item, host, address),

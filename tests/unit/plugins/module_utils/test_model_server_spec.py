@@ -190,6 +190,7 @@ def test_probe_result_running_moved_absent_and_stale():
     in_place = mss.probe_result(wanted[:1], [grpc_seen], "h1")["instances"][0]
     assert in_place["replace"] and "ports" in in_place["reasons"] and not in_place["port_moved"]
     assert in_place["endpoint"]["port"] == 18514
+    assert in_place["url"] == "http://127.0.0.1:18514", "the probe polls it where it serves now"
     published = mss.probe_gated(got, [])
     assert published["instances"][0]["endpoint"] == {}
     assert published["instances"][1]["endpoint"]["port"] == 18514
