@@ -17,7 +17,14 @@ and prints them side by side with the ratio re-run / first deployment against th
 --reruns N repeats the re-run and the check N times and reports their medians. It prints figures;
 with --assert it exits 1 when the goal is missed or a re-run reports changes.
 
-    source scripts/env.sh && python benchmarks/bench_rerun.py [--reruns 1] [--nodes 2] [--assert] [--keep]
+The instances run real inference by default: the stand-in's OpenVINO GenAI engine on the random-weight
+test model of tools/test_models/build.py (--size tiny, cached), so the first deployment loads and
+compiles a model as OVMS does. --engine simulated runs the stand-in's sleeping generator on a model
+folder without weights instead: no model load at all, the worst case for the ratio (a re-run costs
+the same either way, the first deployment less).
+
+    source scripts/env.sh && python benchmarks/bench_rerun.py [--reruns 1] [--nodes 2] [--engine openvino|simulated]
+        [--size tiny|32m] [--assert] [--keep]
 
 Ports 19203-19210 (instances) and 19280 (balancer); scratch directory /var/lib/numaserve-test/bench_rerun.
 """
@@ -52,7 +59,12 @@ def write_inventory(args):
     """The scratch inventory: one server that balances its own instances, on a simulated sysfs tree."""
     shutil.rmtree(WORKDIR, ignore_errors=True)
     os.makedirs(WORKDIR)
-    layout.write_model_dir(os.path.join(WORKDIR, "models"), args.model)  # export_model.py's layout, no weights
+    models = os.path.join(WORKDIR, "models")
+    if args.engine == "openvino":
+        sh(sys.executable, os.path.join(ROOT, "tools/test_models/build.py"), models, "--name", args.model,
+           "--size", args.size)
+    else:
+        layout.write_model_dir(models, args.model)  # export_model.py's layout, no weights
     nodes = ["--node=%d=%d" % (n, n % max(1, os.cpu_count() or 1)) for n in range(args.nodes)]
     sh(sys.executable, os.path.join(ROOT, "extensions/molecule/shared/stack_sysfs.py"), WORKDIR + "/sysfs", *nodes)
     # The scenario's own tag of the stand-in: a rebuild of :local during the run does not look like a change.
@@ -64,10 +76,10 @@ def write_inventory(args):
         "numa_facts_rest_port_base": args.base_port,
         "model_server_image": args.image,
         "model_server_pull": "never",
-        "model_server_models_dir": WORKDIR + "/models",
+        "model_server_models_dir": models,
         "model_server_container_prefix": PREFIX,
         "model_server_bind_memory": False,
-        "model_server_env": {"OVMS_STANDIN_ENGINE": "simulated"},
+        "model_server_env": {"OVMS_STANDIN_ENGINE": args.engine},
         "load_balancer_mode": "http",
         "load_balancer_image": args.nginx_image,
         "load_balancer_listen_port": args.lb_port,
@@ -109,6 +121,9 @@ def main():
     parser.add_argument("--reruns", type=int, default=1, help="re-runs and check runs to time (medians are printed)")
     parser.add_argument("--nodes", type=int, default=2, help="simulated NUMA nodes (one instance each)")
     parser.add_argument("--model", default="test/llm")
+    parser.add_argument("--engine", choices=["openvino", "simulated"], default="openvino",
+                        help="the stand-in's engine: OpenVINO GenAI on the built test model, or the sleeping generator")
+    parser.add_argument("--size", choices=["tiny", "32m"], default="tiny", help="test model size (--engine openvino)")
     parser.add_argument("--base-port", type=int, default=19203)
     parser.add_argument("--lb-port", type=int, default=19280)
     parser.add_argument("--standin-image", default="localhost/numaserve/ovms-standin:local")
@@ -136,9 +151,11 @@ def main():
     check_s = statistics.median(c[0] for c in checks)
     ratio = rerun_s / first[0]
     ansible_version = sh("ansible", "--version").splitlines()[0]
+    engine = ("OpenVINO GenAI engine, %s test model" % args.size) if args.engine == "openvino" else "simulated engine"
     print("bench_rerun: numaserve.ovms.site on a scratch inventory (1 server balancing itself, %d simulated NUMA "
-          "nodes -> %d stand-in instances, http balancer), %s, %d CPU(s); wall clock of ansible-playbook, "
-          "median of %d for re-run and check" % (args.nodes, args.nodes, ansible_version, os.cpu_count(), args.reruns))
+          "nodes -> %d stand-in instances (%s), http balancer), %s, %d CPU(s); wall clock of ansible-playbook, "
+          "median of %d for re-run and check" % (args.nodes, args.nodes, engine, ansible_version, os.cpu_count(),
+                                                 args.reruns))
     print("%-26s %9s %9s %9s" % ("run", "seconds", "changed", "x first"))
     for label, seconds, changed in (("first deployment", first[0], first[1]),
                                     ("idempotent re-run", rerun_s, max(r[1] for r in reruns)),

@@ -22,7 +22,8 @@ import re
 import time
 
 __all__ = [
-    "check_settings", "gate_message", "metrics_flag", "ovms_command", "parse_graph", "read_source",
+    "MissingSourceError", "SourceError", "check_settings", "gate_message", "metrics_flag", "ovms_command",
+    "parse_graph", "read_source",
     "readiness", "rest_workers", "wait_ready",
 ]
 
@@ -55,6 +56,10 @@ HASHED_CONTENT = re.compile(r"(\.pbtxt|(^|/)subconfig\.json|(^|/)config\.json)$"
 
 class SourceError(Exception):
     """A model source that cannot be read at all (the message names the path)."""
+
+
+class MissingSourceError(SourceError):
+    """The model source is not there: no config.json file (config mode), no directory (single-model mode)."""
 
 
 def _strip_comments(text):
@@ -242,7 +247,7 @@ def read_source(models_dir, config_file="config.json", model_path="", model_name
         host = os.path.normpath(model_path)
         resolver = _Resolver(host, container_dir, host, container_dir)
         if not os.path.isdir(host):
-            raise SourceError("is not a directory")
+            raise MissingSourceError("is not a directory")
         servable = _servable_dir(resolver, model_name, "model", container_dir)
         servable["base_path"] = container_dir
         servables = [servable]
@@ -251,6 +256,8 @@ def read_source(models_dir, config_file="config.json", model_path="", model_name
     else:
         container_dir = container_dir or "/workspace"
         config_path = os.path.normpath(os.path.join(models_dir, config_file))
+        if not os.path.isfile(config_path):
+            raise MissingSourceError("does not exist")
         raw, doc = _read_config(config_path)
         digest.update(b"config.json\0" + raw + b"\0")
         resolver = _Resolver(models_dir, container_dir, os.path.dirname(config_path),

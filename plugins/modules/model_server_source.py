@@ -25,7 +25,8 @@ description:
     other file of the servables (and of the model folders their graphs name) by path, size and
     modification time.
   - Problems (a missing base_path, a path outside the mount, a model without a version) are returned in
-    RV(problems), not raised; a config.json that cannot be read or parsed fails the module.
+    RV(problems), not raised; a config.json that cannot be read or parsed fails the module, and so does
+    a source that is not there (no config.json file, no model directory), with RV(missing) true.
 author:
   - numaserve.ovms developers (@numaserve)
 options:
@@ -138,11 +139,16 @@ problems:
   returned: always
   type: list
   elements: str
+missing:
+  description: The module failed because the source is not there (no config.json file in config mode, no directory in single-model mode).
+  returned: on failure
+  type: bool
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.numaserve.ovms.plugins.module_utils.model_server_config import SourceError, read_source
+from ansible_collections.numaserve.ovms.plugins.module_utils.model_server_config import (
+    MissingSourceError, SourceError, read_source)
 
 
 def main():
@@ -162,7 +168,7 @@ def main():
                              p["container_dir"] or None)
     except SourceError as exc:
         where = p["model_path"] or "%s/%s" % (p["models_dir"].rstrip("/"), p["config_file"])
-        module.fail_json(msg="%s %s" % (where, exc))
+        module.fail_json(msg="%s %s" % (where, exc), missing=isinstance(exc, MissingSourceError))
     module.exit_json(changed=False, **result)
 
 

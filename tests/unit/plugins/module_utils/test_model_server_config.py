@@ -421,3 +421,19 @@ def test_gate_message_names_instance_cause_and_log():
                  restarts_baseline=0)
     assert "Container state: running again after 2 restart(s)." in \
         msc.gate_message(again, "node0", "ovms-node0", "u", 600, [], 40)
+
+
+def test_a_source_that_is_not_there_is_missing_and_a_broken_one_is_not(tmp_path):
+    with pytest.raises(msc.MissingSourceError, match="does not exist"):
+        msc.read_source(str(tmp_path))  # no config.json
+    (tmp_path / "config.json").mkdir()
+    with pytest.raises(msc.MissingSourceError):
+        msc.read_source(str(tmp_path))  # a directory named config.json is no config file
+    with pytest.raises(msc.MissingSourceError, match="is not a directory"):
+        msc.read_source(str(tmp_path), model_path=str(tmp_path / "absent"), model_name="m")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text("{not json")
+    with pytest.raises(msc.SourceError, match="is not valid JSON") as raised:
+        msc.read_source(str(broken))
+    assert not isinstance(raised.value, msc.MissingSourceError)
