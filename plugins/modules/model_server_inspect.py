@@ -108,6 +108,10 @@ engine_error:
   description: Empty when the engine answered, else what it said (the caller fails with its own message).
   returned: always
   type: str
+engine_missing:
+  description: The engine's command is not installed (not in the PATH); RV(engine_error) says so.
+  returned: when the command is not installed
+  type: bool
 """
 
 import json
@@ -134,6 +138,8 @@ def main():
     ids = []
     nothing = {"changed": False, "containers": [], "managed": [], "managed_ports": [], "pids": [0] * len(wanted),
                "image_id": "", "proc_status": []}
+    if module.get_bin_path(engine) is None:
+        module.exit_json(engine_missing=True, engine_error="%s: command not found" % engine, **nothing)
     if host:
         rc, out, err = module.run_command([engine, "ps", "--all", "--no-trunc", "--quiet",
                                            "--filter", "label=%s=true" % LABEL_MANAGED,

@@ -19,15 +19,19 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 import test_model_server_spec as t  # noqa: E402  pylint: disable=wrong-import-position
 
 
-def run(capsys, args, answers):
-    """answers: argv[1:3] tuple -> (rc, out, err); records the calls."""
+def run(capsys, args, answers, installed=True):
+    """answers: argv[1:3] tuple -> (rc, out, err); records the calls. installed: the engine's command is in the PATH."""
     calls = []
 
     def fake(self, argv, **kwargs):
         calls.append(argv)
         return answers[tuple(argv[1:3])]
 
+    def bin_path(self, name, *args, **kwargs):
+        return "/usr/bin/" + name if installed else None
+
     with mock.patch.object(_internal, "is_controller", False), mock.patch.object(AnsibleModule, "run_command", fake), \
+            mock.patch.object(AnsibleModule, "get_bin_path", bin_path), \
             patch_module_args(dict(args, _ansible_check_mode=True)):
         with pytest.raises(SystemExit):
             model_server_inspect.main()
@@ -56,6 +60,13 @@ def test_engine_that_does_not_answer(capsys):
     result = run(capsys, {"engine": "docker", "host": "h1"}, answers)[0]
     assert result["engine_error"] == "Cannot connect to the Docker daemon"
     assert result["containers"] == [] and result["managed"] == []
+
+
+def test_engine_that_is_not_installed_is_reported_without_running_it(capsys):
+    result, calls = run(capsys, {"engine": "podman", "host": "h1", "names": ["ovms-node0"]}, {}, installed=False)
+    assert result["engine_missing"] is True and result["engine_error"] == "podman: command not found"
+    assert result["containers"] == [] and result["pids"] == [0]
+    assert calls == []
 
 
 def test_proc_status_of_the_running_named_containers(capsys, tmp_path):
