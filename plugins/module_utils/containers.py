@@ -4,7 +4,7 @@
 """The container layer of numaserve.ovms: label scheme, engine parameters, list/inspect parsing.
 
 Pure Python (no Ansible imports). Used by the internal role numaserve.ovms._container through the
-filters of plugins/filter/containers.py:
+filters of plugins/filter/containers.py and the module numaserve.ovms.container_list:
 
 * container_labels(): the one definition of the io.numaserve.* labels;
 * label_filters(): those labels as ``--filter label=...`` values;
@@ -12,6 +12,8 @@ filters of plugins/filter/containers.py:
   community.docker.docker_container or containers.podman.podman_container;
 * INSPECT_FORMATS / parse_inspect(): what the role reads of ``<engine> inspect`` (never the
   environment, which may hold secrets) and the common schema it is turned into;
+* list_containers(): ``<engine> ps`` by label then one ``<engine> container inspect`` of the ids, parsed
+  (the logic of the module numaserve.ovms.container_list);
 * engine_error(): the one-line message when the engine does not answer.
 """
 
@@ -22,7 +24,7 @@ import json
 __all__ = [
     "COMPONENT_LABEL", "CONFIG_HASH_LABEL", "ENGINES", "HOST_LABEL", "INSPECT_FORMATS", "INSTANCE_LABEL",
     "MANAGED_LABEL", "SPEC_KEYS", "ContainerError", "container_labels", "engine_error", "engine_params",
-    "label_filters", "missing_only", "parse_inspect",
+    "label_filters", "list_containers", "list_inspect_argv", "list_ps_argv", "missing_only", "parse_inspect",
 ]
 
 ENGINES = ("docker", "podman")
@@ -239,3 +241,42 @@ def engine_error(engine, host, said, variable=None):
     return ("%s: %s does not answer on %s (%s). Start the engine (systemctl start %s), run the play with "
             "become: true, or set %s to the engine this host has."
             % (variable, engine, host, said, service, variable))
+
+
+def list_ps_argv(engine, labels):
+    """argv of ``<engine> ps --all`` printing the full ids of the containers (running or not) carrying ``labels``."""
+    _check_engine(engine)
+    argv = [engine, "ps", "--all", "--no-trunc", "--quiet"]
+    for value in label_filters(labels):
+        argv += ["--filter", value]
+    return argv
+
+
+def list_inspect_argv(engine, ids):
+    """argv of ``<engine> container inspect`` printing one JSON line per container (never its environment)."""
+    _check_engine(engine)
+    return [engine, "container", "inspect", "--format", INSPECT_FORMATS[engine]] + [str(i) for i in ids]
+
+
+def list_containers(run, engine, labels, host=None, variable=None):
+    """The containers (running or not) carrying ``labels``, in the common schema, in the order ``<engine> ps`` lists them.
+
+    ``run(argv)`` runs a command and returns ``(rc, stdout, stderr)``. One ``ps`` call, then one ``inspect`` call
+    of the ids it printed (none when it printed none). Raises ContainerError with engine_error()'s message when the
+    engine does not answer; a container removed between the two calls is left out.
+    """
+    host = host or "this host"
+    rc, out, err = run(list_ps_argv(engine, labels))
+    if rc != 0:
+        raise ContainerError(engine_error(engine, host, err or out or "%s ps exited %s" % (engine, rc), variable))
+    ids = []
+    for container_id in (out or "").split():
+        if container_id not in ids:
+            ids.append(container_id)
+    if not ids:
+        return []
+    rc, out, err = run(list_inspect_argv(engine, ids))
+    if rc != 0 and not missing_only(err):
+        raise ContainerError(engine_error(engine, host, err or "%s container inspect exited %s" % (engine, rc),
+                                          variable))
+    return parse_inspect(out)
