@@ -1,0 +1,160 @@
+#!/usr/bin/python
+# Copyright (c) 2026, numaserve.ovms developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: load_balancer_config
+short_description: Replace the balancer's nginx.conf only with a configuration nginx -t accepts, and record its endpoints
+version_added: 1.2.0
+description:
+  - Writes O(nginx_conf) as C(nginx.conf) in O(config_dir) (mode C(0644), owned by root) when its content differs,
+    but only after O(validate) accepted the candidate - the command is run with C(%s) replaced by the candidate's
+    path, as the C(validate) option of M(ansible.builtin.template) does. A rejected candidate leaves the live
+    C(nginx.conf) as it was and fails the module with the command's C(rc), C(stdout) and C(stderr).
+  - Then writes O(endpoints_json) as C(endpoints.json) next to it (mode C(0644)) when it differs, so the record
+    of what the live configuration routes to never runs ahead of the configuration.
+  - One module run does what a validated C(template) task and a C(copy) task did (two module runs each on an
+    unchanged file). Files are replaced atomically.
+author:
+  - numaserve.ovms developers (@numaserve)
+options:
+  config_dir:
+    description: The balancer's configuration directory on the host (it must exist).
+    type: path
+    required: true
+  nginx_conf:
+    description: The rendered C(nginx.conf).
+    type: str
+    required: true
+  validate:
+    description: Command that checks a candidate; C(%s) stands for its path. Empty - no check.
+    type: str
+    default: ""
+  endpoints_json:
+    description: Content of C(endpoints.json); null - leave that file alone.
+    type: str
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details: In check mode the candidate is not validated (nothing is written or run).
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: posix
+notes:
+  - Used by the role M(numaserve.ovms.load_balancer) (configure phase and entry point C(set_endpoint_state)).
+"""
+
+EXAMPLES = r"""
+- name: Render nginx.conf, validated, and endpoints.json
+  numaserve.ovms.load_balancer_config:
+    config_dir: /etc/numaserve/nginx
+    nginx_conf: "{{ lookup('ansible.builtin.template', 'nginx.conf.j2') }}"
+    validate: docker run --rm -v %s:/etc/nginx/nginx.conf:ro nginx:1.27 nginx -t
+    endpoints_json: "{{ endpoints | to_nice_json }}\n"
+  register: balancer_config
+"""
+
+RETURN = r"""
+config_changed:
+  description: Whether C(nginx.conf) was replaced (or would be, in check mode).
+  returned: always
+  type: bool
+endpoints_changed:
+  description: Whether C(endpoints.json) was written (or would be, in check mode).
+  returned: always
+  type: bool
+rc:
+  description: Exit status of O(validate) when it rejected the candidate.
+  returned: failure
+  type: int
+stderr:
+  description: What O(validate) printed on standard error when it rejected the candidate.
+  returned: failure
+  type: str
+"""
+
+import os
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+
+NGINX_CONF = "nginx.conf"
+ENDPOINTS = "endpoints.json"
+FILE_ARGS = {"mode": "0644", "owner": "root", "group": "root", "secontext": [None, None, None], "attributes": None}
+
+
+def current(path):
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None
+
+
+def candidate(module, data):
+    """A temporary file with DATA (mode 0644), outside the configuration directory nginx serves from."""
+    fd, path = tempfile.mkstemp(dir=module.tmpdir, prefix="nginx.conf.")
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    os.chmod(path, 0o644)
+    return path
+
+
+def diff_of(path, old, new):
+    return {"before_header": path, "after_header": path,
+            "before": "" if old is None else old.decode("utf-8", "replace"), "after": new.decode("utf-8", "replace")}
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "config_dir": {"type": "path", "required": True},
+            "nginx_conf": {"type": "str", "required": True},
+            "validate": {"type": "str", "default": ""},
+            "endpoints_json": {"type": "str"},
+        },
+        supports_check_mode=True,
+    )
+    p = module.params
+    if not os.path.isdir(p["config_dir"]):
+        module.fail_json(msg="%s is not a directory; the configure phase creates it (load_balancer_config_dir)"
+                             % p["config_dir"])
+    wanted = [(os.path.join(p["config_dir"], NGINX_CONF), p["nginx_conf"].encode("utf-8"), p["validate"])]
+    if p["endpoints_json"] is not None:
+        wanted.append((os.path.join(p["config_dir"], ENDPOINTS), p["endpoints_json"].encode("utf-8"), ""))
+    changed, diffs = [], []
+    for path, data, validate in wanted:
+        old = current(path)
+        if old != data:
+            changed.append(path)
+            diffs.append(diff_of(path, old, data))
+            if not module.check_mode:
+                tmp = candidate(module, data)
+                if validate:
+                    rc, out, err = module.run_command(validate % tmp)
+                    if rc != 0:
+                        os.remove(tmp)
+                        module.fail_json(msg="failed to validate", rc=rc, stdout=out, stderr=err,
+                                         config_changed=False, endpoints_changed=False)
+                module.atomic_move(tmp, path)
+        if os.path.exists(path) and module.set_fs_attributes_if_different(dict(FILE_ARGS, path=path), False) \
+                and path not in changed:
+            changed.append(path)
+    result = {"changed": bool(changed), "config_changed": wanted[0][0] in changed,
+              "endpoints_changed": len(wanted) > 1 and wanted[1][0] in changed}
+    if module._diff and diffs:
+        result["diff"] = diffs
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
