@@ -23,7 +23,7 @@ author:
   - numaserve.ovms developers (@numaserve)
 options:
   config_dir:
-    description: The balancer's configuration directory on the host (it must exist).
+    description: The balancer's configuration directory on the host (it must exist, except in check mode).
     type: path
     required: true
   nginx_conf:
@@ -125,7 +125,8 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    if not os.path.isdir(p["config_dir"]):
+    # In check mode the directory may be one the configure phase would create: then every file is new.
+    if not os.path.isdir(p["config_dir"]) and not module.check_mode:
         module.fail_json(msg="%s is not a directory; the configure phase creates it (load_balancer_config_dir)"
                              % p["config_dir"])
     wanted = [(os.path.join(p["config_dir"], NGINX_CONF), p["nginx_conf"].encode("utf-8"), p["validate"])]

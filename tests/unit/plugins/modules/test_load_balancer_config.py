@@ -84,6 +84,10 @@ def test_a_loosened_mode_is_put_right_and_counts_as_a_config_change(capsys, tmp_
     assert result["config_changed"] and stat.S_IMODE(os.stat(conf / "nginx.conf").st_mode) == 0o644
 
 
-def test_a_missing_directory_names_the_variable(capsys, tmp_path):
+def test_a_missing_directory_names_the_variable_except_in_check_mode(capsys, tmp_path):
     result = run(capsys, tmp_path, config_dir=str(tmp_path / "absent"), nginx_conf="good\n")
     assert result["failed"] and "load_balancer_config_dir" in result["msg"]
+    # --check of a first deployment: the configure phase would have created the directory.
+    predicted = run(capsys, tmp_path, check_mode=True, config_dir=str(tmp_path / "absent"), nginx_conf="good\n",
+                    endpoints_json="[]\n")
+    assert predicted["config_changed"] and predicted["endpoints_changed"] and not (tmp_path / "absent").exists()
