@@ -176,8 +176,8 @@ def main():
     engine = ("OpenVINO GenAI engine, %s test model" % args.size) if args.engine == "openvino" else "simulated engine"
     print("bench_rerun: numaserve.ovms.site on a scratch inventory (1 server balancing itself, %d simulated NUMA "
           "nodes -> %d stand-in instances (%s), http balancer), %s, %d CPU(s); wall clock of ansible-playbook, "
-          "median of %d round(s) x %d re-run(s)" % (args.nodes, args.nodes, engine, ansible_version, os.cpu_count(),
-                                                   args.rounds, args.reruns))
+          "median of %d round(s) x %d re-run(s)"
+          % (args.nodes, args.nodes, engine, ansible_version, os.cpu_count(), args.rounds, args.reruns))
     print("%-26s %9s %9s %9s" % ("run", "seconds", "changed", "x first"))
     for label, seconds, runs in (("first deployment", first_s, firsts), ("idempotent re-run", rerun_s, reruns),
                                  ("site --check", check_s, checks)):

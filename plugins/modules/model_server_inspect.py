@@ -89,7 +89,7 @@ managed_ports:
   type: list
   elements: int
 pids:
-  description: Main process ID of each container of O(names), in that order (0 when it does not run or does not exist).
+  description: Main process ID of each container of O(names), in that order (0 when it does not run or does not exist, or, with O(proc_status), when its process exited since the engine reported it).
   returned: success
   type: list
   elements: int
@@ -173,19 +173,25 @@ def main():
     ports = sorted(set(p["host_port"] for c in managed if c["running"] for p in c["ports"]))
     by_name = dict((c["name"], c) for c in containers)
     pids = [by_name[n]["pid"] if n in by_name and by_name[n]["running"] else 0 for n in wanted]
-    status = [read_proc_status(module, pid) if pid else "" for pid in pids] if module.params["proc_status"] else []
+    status = []
+    if module.params["proc_status"]:
+        status = [read_proc_status(module, pid) if pid else "" for pid in pids]
+        # A main process that exited after the engine reported it (a crash loop) does not run: pid 0.
+        pids = [pid if text is not None else 0 for pid, text in zip(pids, status)]
+        status = [text or "" for text in status]
     module.exit_json(changed=False, containers=containers, managed=[c["name"] for c in managed], managed_ports=ports,
                      pids=pids, image_id=image_id, proc_status=status, engine_error="")
 
 
 def read_proc_status(module, pid):
-    """/proc/<pid>/status of a running container's main process; fails as ansible.builtin.slurp would."""
+    """/proc/<pid>/status of a running container's main process, None when the process is gone; fails as
+    ansible.builtin.slurp would when it cannot be read."""
     path = "/proc/%d/status" % int(pid)
     try:
         with open(path, encoding="utf-8", errors="replace") as fh:
             return fh.read()
     except FileNotFoundError:
-        module.fail_json(msg="file not found: %s" % path)
+        return None
     except PermissionError:
         module.fail_json(msg="file is not readable: %s" % path)
     except OSError as exc:
