@@ -89,7 +89,9 @@ managed_ports:
   type: list
   elements: int
 pids:
-  description: Main process ID of each container of O(names), in that order (0 when it does not run or does not exist, or, with O(proc_status), when its process exited since the engine reported it).
+  description:
+    - Main process ID of each container of O(names), in that order (0 when it does not run or does not exist, or,
+      with O(proc_status), when its process exited since the engine reported it).
   returned: success
   type: list
   elements: int
