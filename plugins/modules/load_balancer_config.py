@@ -83,30 +83,13 @@ stderr:
 """
 
 import os
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.numaserve.ovms.plugins.module_utils.root_files import read_bytes, root_file_args, write_atomically
+
 NGINX_CONF = "nginx.conf"
 ENDPOINTS = "endpoints.json"
-FILE_ARGS = {"mode": "0644", "owner": "root", "group": "root", "secontext": [None, None, None], "attributes": None}
-
-
-def current(path):
-    try:
-        with open(path, "rb") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        return None
-
-
-def candidate(module, data):
-    """A temporary file with DATA (mode 0644), outside the configuration directory nginx serves from."""
-    fd, path = tempfile.mkstemp(dir=module.tmpdir, prefix="nginx.conf.")
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.chmod(path, 0o644)
-    return path
 
 
 def diff_of(path, old, new):
@@ -134,20 +117,16 @@ def main():
         wanted.append((os.path.join(p["config_dir"], ENDPOINTS), p["endpoints_json"].encode("utf-8"), ""))
     changed, diffs = [], []
     for path, data, validate in wanted:
-        old = current(path)
+        old = read_bytes(path)
         if old != data:
             changed.append(path)
             diffs.append(diff_of(path, old, data))
-            if not module.check_mode:
-                tmp = candidate(module, data)
-                if validate:
-                    rc, out, err = module.run_command(validate % tmp)
-                    if rc != 0:
-                        os.remove(tmp)
-                        module.fail_json(msg="failed to validate", rc=rc, stdout=out, stderr=err,
-                                         config_changed=False, endpoints_changed=False)
-                module.atomic_move(tmp, path)
-        if os.path.exists(path) and module.set_fs_attributes_if_different(dict(FILE_ARGS, path=path), False) \
+            rejected = None if module.check_mode else write_atomically(module, path, data, "0644", validate)
+            if rejected:
+                rc, out, err = rejected
+                module.fail_json(msg="failed to validate", rc=rc, stdout=out, stderr=err,
+                                 config_changed=False, endpoints_changed=False)
+        if os.path.exists(path) and module.set_fs_attributes_if_different(root_file_args(path, "0644"), False) \
                 and path not in changed:
             changed.append(path)
     result = {"changed": bool(changed), "config_changed": wanted[0][0] in changed,

@@ -80,19 +80,14 @@ changes:
 
 import os
 import shutil
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.numaserve.ovms.plugins.module_utils.root_files import read_bytes, root_file_args, write_atomically
 
 CERTIFICATE = "certificate.pem"
 KEY = "certificate.key"
 API_KEY = "api_key.conf"
-
-
-def _attributes(path, mode):
-    """The file arguments of the role's former file/copy/template tasks (no SELinux context, no attributes)."""
-    return {"path": path, "mode": mode, "owner": "root", "group": "root", "secontext": [None, None, None],
-            "attributes": None}
 
 
 class Files:
@@ -125,16 +120,13 @@ class Files:
         if not os.path.exists(path):
             return  # check mode: it would be created with these
         diff = {"before": {}, "after": {}}
-        if self.module.set_fs_attributes_if_different(_attributes(path, mode), False, diff) and not created:
+        if self.module.set_fs_attributes_if_different(root_file_args(path, mode), False, diff) and not created:
             before = "".join("%s: %s\n" % item for item in sorted(diff["before"].items()))
             after = "".join("%s: %s\n" % item for item in sorted(diff["after"].items()))
             self.note(path, "owner or mode set", before, after)
 
     def content(self, path, data, mode, show, nginx_reads=True):
-        old = None
-        if os.path.isfile(path):
-            with open(path, "rb") as handle:
-                old = handle.read()
+        old = read_bytes(path)
         if old != data:
             what = "created" if old is None else "replaced"
             if show:
@@ -145,12 +137,7 @@ class Files:
                 after = "(new content, not shown)\n"
             self.note(path, what, before, after, nginx_reads)
             if not self.module.check_mode:
-                directory = os.path.dirname(path)
-                fd, tmp = tempfile.mkstemp(dir=directory, prefix=".%s." % os.path.basename(path))
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(data)
-                os.chmod(tmp, int(mode, 8))
-                self.module.atomic_move(tmp, path)
+                write_atomically(self.module, path, data, mode)
         self._attributes(path, mode, old is None)
 
     def absent(self, path, nginx_reads=True):
